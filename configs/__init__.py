@@ -1,0 +1,1 @@
+"""Mood presets and control maps shipped with LiveGAN (TOML)."""

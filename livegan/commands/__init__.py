@@ -1,0 +1,1 @@
+"""Subcommands of the livegan CLI, one module each, imported lazily."""

@@ -1,0 +1,164 @@
+"""The model contract: what an ONNX generator declares so the daemon can play it.
+
+One documented place for the contract, shared by the torch-side exporter (which
+writes it) and the ONNX engine (which checks it at load). No torch, no onnxruntime.
+
+Tensors
+-------
+- input ``z``     float32 [N, latent_size], a latent drawn from N(0, 1).
+- input ``mood``  float32 [N, 2], (valence, arousal), each in [-1, 1].
+- any other float32 input is an extra latent (e.g. a temporal latent); the engine
+  reads its name and shape from the model and feeds it from the latent walk.
+- output ``roll`` float32 [N, tracks, bars, steps_per_bar, n_pitches], note
+  probabilities in [0, 1]. Pitch index 0 is MIDI note ``lowest_pitch``.
+
+Metadata
+--------
+A JSON object under the ONNX ``metadata_props`` key ``livegan`` (see
+:meth:`ModelInfo.to_json`). Every field is validated by :meth:`ModelInfo.from_dict`,
+and errors name the field, the allowed range and the value received.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+METADATA_KEY = "livegan"
+CONTRACT_VERSION = 1
+INPUT_LATENT = "z"
+INPUT_MOOD = "mood"
+OUTPUT_ROLL = "roll"
+DRUM_CHANNEL = 9  # MIDI channel 10, zero-based
+
+
+class ContractError(ValueError):
+    """A model's metadata or tensors do not fit the contract."""
+
+
+@dataclass(frozen=True)
+class Track:
+    """One instrument lane of the generated roll.
+
+    ``program`` is the zero-based General MIDI program (0 = Acoustic Grand Piano);
+    drum tracks play on channel 10 and their program is ignored by GM receivers.
+    """
+
+    name: str
+    program: int = 0
+    is_drum: bool = False
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Everything the runtime needs to know about a generator, besides its weights."""
+
+    tracks: tuple[Track, ...]
+    lowest_pitch: int
+    n_pitches: int
+    steps_per_beat: int
+    beats_per_bar: int
+    bars: int
+    latent_size: int
+    threshold: float = 0.5
+    moods: dict[str, tuple[float, float]] = field(default_factory=dict)
+    trained_on: str = "unknown"
+    architecture: str = "musegan"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_int("lowest_pitch", self.lowest_pitch, 0, 127)
+        _check_int("n_pitches", self.n_pitches, 1, 128 - self.lowest_pitch)
+        _check_int("steps_per_beat", self.steps_per_beat, 1, 96)
+        _check_int("beats_per_bar", self.beats_per_bar, 1, 16)
+        _check_int("bars", self.bars, 1, 64)
+        _check_int("latent_size", self.latent_size, 1, 65536)
+        if not isinstance(self.threshold, (int, float)) or not 0.0 < self.threshold < 1.0:
+            raise ContractError(f"threshold must be in (0, 1), got {self.threshold!r}")
+        _check_tracks(self.tracks)
+        for name, point in self.moods.items():
+            if len(point) != 2 or not all(-1.0 <= float(v) <= 1.0 for v in point):
+                raise ContractError(f"moods.{name} must be [valence, arousal] in [-1, 1], got {point!r}")
+
+    @property
+    def steps_per_bar(self) -> int:
+        """Time steps in one bar of the roll."""
+        return self.steps_per_beat * self.beats_per_bar
+
+    @property
+    def roll_shape(self) -> tuple[int, int, int, int]:
+        """Shape of one generated phrase: (tracks, bars, steps_per_bar, n_pitches)."""
+        return (len(self.tracks), self.bars, self.steps_per_bar, self.n_pitches)
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """Zero-based MIDI channel of each track: drums on 9, the others in order, skipping 9."""
+        melodic = iter(c for c in range(16) if c != DRUM_CHANNEL)
+        return tuple(DRUM_CHANNEL if t.is_drum else next(melodic) for t in self.tracks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready metadata object, with the contract version."""
+        data = asdict(self)
+        data["tracks"] = [asdict(t) for t in self.tracks]
+        data["moods"] = {k: [float(v[0]), float(v[1])] for k, v in self.moods.items()}
+        return {"contract": CONTRACT_VERSION, **data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
+        """Build and validate from the metadata object; raises ContractError."""
+        if not isinstance(data, dict):
+            raise ContractError(f"metadata must be a JSON object, got {type(data).__name__}")
+        version = data.get("contract")
+        if version != CONTRACT_VERSION:
+            raise ContractError(f"contract version {version!r} is not supported (this LiveGAN reads {CONTRACT_VERSION})")
+        known = {f for f in cls.__dataclass_fields__}
+        missing = [f for f in ("tracks", "lowest_pitch", "n_pitches", "steps_per_beat",
+                               "beats_per_bar", "bars", "latent_size") if f not in data]
+        if missing:
+            raise ContractError(f"metadata lacks {', '.join(missing)}")
+        kwargs = {k: v for k, v in data.items() if k in known}
+        try:
+            kwargs["tracks"] = tuple(Track(**t) for t in data["tracks"])
+        except TypeError as exc:
+            raise ContractError(f"tracks: each needs name, program, is_drum ({exc})") from None
+        kwargs["moods"] = {str(k): (float(v[0]), float(v[1])) for k, v in data.get("moods", {}).items()}
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelInfo:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ContractError(f"metadata is not valid JSON ({exc.msg} at {exc.pos})") from None
+        return cls.from_dict(data)
+
+    def check_roll_shape(self, shape: tuple[Any, ...]) -> None:
+        """Check a declared output shape (batch axis first, may be symbolic) against the metadata."""
+        want = self.roll_shape
+        got = tuple(shape[1:])
+        if len(shape) != 5 or any(isinstance(g, int) and g != w for g, w in zip(got, want)):
+            raise ContractError(f"output '{OUTPUT_ROLL}' has shape {list(shape)}, metadata says [N, {', '.join(map(str, want))}]")
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ContractError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+
+
+def _check_tracks(tracks: tuple[Track, ...]) -> None:
+    if not 1 <= len(tracks) <= 16:
+        raise ContractError(f"tracks must hold 1 to 16 tracks, got {len(tracks)}")
+    drums = sum(t.is_drum for t in tracks)
+    if drums > 1:
+        raise ContractError(f"at most one drum track fits MIDI channel 10, got {drums}")
+    if len(tracks) - drums > 15:
+        raise ContractError(f"at most 15 melodic tracks fit the 15 non-drum channels, got {len(tracks) - drums}")
+    names = [t.name for t in tracks]
+    if len(set(names)) != len(names):
+        raise ContractError(f"track names must be unique, got {names}")
+    for t in tracks:
+        _check_int(f"tracks.{t.name}.program", t.program, 0, 127)

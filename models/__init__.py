@@ -1,0 +1,1 @@
+"""Trained generators shipped with LiveGAN (ONNX, with model cards)."""
