@@ -1,0 +1,127 @@
+"""``livegan run``: the daemon. Streams generated bars to a MIDI port until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from livegan.errors import UserError
+
+log = logging.getLogger("livegan")
+
+
+def default_model_path() -> Path:
+    """The model shipped in the package (``models/default.onnx`` in the source tree)."""
+    return Path(str(resources.files("livegan.models").joinpath("default.onnx")))
+
+
+@click.command()
+@click.option("--port", "port_name", default="LiveGAN Out", show_default=True,
+              help="Output port. Created as a virtual port (JACK, ALSA, CoreMIDI); on Windows, an existing port whose name starts with this (loopMIDI).")
+@click.option("--existing", is_flag=True, help="Open an existing output port by name prefix instead of creating a virtual one.")
+@click.option("--in", "in_name", default=None, help="Open this existing input port for control (default: a virtual 'LiveGAN In').")
+@click.option("--no-input", is_flag=True, help="Do not listen for control changes.")
+@click.option("--api", type=click.Choice(["jack", "alsa", "coremidi", "winmm"]), default=None,
+              help="rtmidi API (default: the platform's: ALSA on Linux, CoreMIDI on macOS, WinMM on Windows).")
+@click.option("--model", type=click.Path(path_type=Path), default=None, help="ONNX model (default: the shipped one).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True, help="Inference device; CUDA falls back to CPU with a warning.")
+@click.option("--bpm", type=click.FloatRange(20, 400), default=120.0, show_default=True, help="Tempo in beats per minute.")
+@click.option("--mood", "mood_name", default=None, help="Mood to start in (default: the first preset).")
+@click.option("--moods", "moods_file", type=click.Path(path_type=Path), default=None, help="Mood presets TOML (default: the shipped configs/moods.toml).")
+@click.option("--controls", "controls_file", type=click.Path(path_type=Path), default=None, help="Control map TOML (default: the shipped configs/controls.toml).")
+@click.option("--seed", type=int, default=None, help="Seed of the latent walk, for a reproducible stream.")
+@click.option("--lookahead", type=click.IntRange(1, 16), default=2, show_default=True, help="Bars generated ahead of the playhead.")
+@click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
+@click.option("--bars", type=click.IntRange(1), default=None, help="Stop after this many bars (default: play until stopped).")
+@click.option("-q", "--quiet", is_flag=True, help="No status line.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
+def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api: str | None, model: Path | None,
+        device: str, bpm: float, mood_name: str | None, moods_file: Path | None, controls_file: Path | None,
+        seed: int | None, lookahead: int, threshold: float | None, bars: int | None, quiet: bool, verbose: bool) -> None:
+    """Stream generated bars to a MIDI port, on time, until Ctrl-C."""
+    if verbose:
+        logging.getLogger().setLevel(logging.DEBUG)
+    started = time.perf_counter()
+    from livegan.clock import MonotonicClock
+    from livegan.controls import load_control_map
+    from livegan.engine import OnnxGenerator
+    from livegan.live import LiveSession, SessionOptions
+    from livegan.mood import find_mood, load_moods
+    from livegan.ports import open_input, open_output
+
+    presets = load_moods(moods_file)
+    controls = load_control_map(controls_file)
+    start_mood = presets.index(find_mood(presets, mood_name)) if mood_name else 0
+    model = model or default_model_path()
+    if not model.is_file() and model == default_model_path():
+        raise UserError(f"no default model at '{model}': reinstall livegan, or pass --model FILE.onnx")
+    generator = OnnxGenerator(model, device=device, threads=1)
+    warm = generator.warm_up()
+    log.info("model %s (%s, %d tracks: %s), warm-up %.0f ms", model.name, generator.provider,
+             len(generator.info.tracks), ", ".join(t.name for t in generator.info.tracks), warm * 1e3)
+
+    # The clock thread must get the GIL back quickly from the composer thread (default 5 ms).
+    sys.setswitchinterval(0.0005)
+    clock = MonotonicClock()
+    _stop_on_signals(clock)
+    status = StatusLine(bpm, enabled=not quiet and sys.stderr.isatty())
+    port = open_output(port_name, api, existing=existing)
+    inport = None
+    try:
+        session = LiveSession(generator, presets, controls, port, clock,
+                              SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood),
+                              on_bar=status.update)
+        if not no_input:
+            inport = open_input(in_name or "LiveGAN In", api, session.on_message, virtual=in_name is None)
+        log.info("playing to '%s' at %g BPM (ready in %.2f s); Ctrl-C stops", port.name, bpm, time.perf_counter() - started)
+        try:
+            session.run(bars)
+        except RuntimeError as exc:
+            status.close()
+            log.error("stopped: %s; all notes were released", exc)
+            sys.exit(1)
+        status.close()
+        late = session.sequencer.lateness.summary()
+        log.info("stopped after %d bars; event lateness median %.2f ms, p99 %.2f ms, max %.2f ms",
+                 len(session.sequencer.bar_starts), late["median_ms"], late["p99_ms"], late["max_ms"])
+    finally:
+        if inport is not None:
+            inport.close()
+        port.close()
+
+
+def _stop_on_signals(clock) -> None:
+    """SIGINT and SIGTERM ask the clock to stop; the sequencer then releases every note and returns."""
+
+    def handler(signum: int, frame) -> None:
+        clock.stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+class StatusLine:
+    """One terminal line, rewritten each bar: bar, mood, tempo, generation time, lateness."""
+
+    def __init__(self, bpm: float, enabled: bool) -> None:
+        self.bpm = bpm
+        self.enabled = enabled
+
+    def update(self, bar) -> None:
+        if not self.enabled:
+            return
+        mood = bar.mood.describe() if bar.mood else "-"
+        gen = f"{bar.gen_seconds * 1e3:5.1f} ms" if bar.gen_seconds is not None else "  late "
+        late = bar.lateness.summary()
+        sys.stderr.write(f"\r\x1b[2Kbar {bar.number:5d} | {mood} | {self.bpm:g} BPM | gen {gen} | late p99 {late['p99_ms']:.2f} ms")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")

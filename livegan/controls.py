@@ -1,0 +1,140 @@
+"""MIDI control of the mood: what a knob or a program change means.
+
+The input callback only *records* (:meth:`ControlState.record`, a few assignments
+under a lock). The mood that a bar is generated in is a pure function of the
+recorded state, the control map and the presets (:func:`resolve_mood`), sampled by
+the generation worker, never by the callback.
+
+Later events win: a program change resets valence and arousal to its preset's
+point; a valence or arousal knob moved after it moves the point away from it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import mido
+
+from livegan.errors import UserError
+from livegan.mood import Mood, read_toml
+
+
+@dataclass(frozen=True)
+class ControlMap:
+    """Which controllers move what. CC numbers 0-127; ``channel`` None listens on all 16 channels.
+
+    The defaults sit in the MIDI spec's undefined range 20-31, free on most keyboards.
+    """
+
+    preset_cc: int | None = 20
+    valence_cc: int | None = 21
+    arousal_cc: int | None = 22
+    program_change: bool = True
+    channel: int | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("preset_cc", "valence_cc", "arousal_cc"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or not 0 <= value <= 127):
+                raise ValueError(f"{key} must be a CC number 0-127, got {value!r}")
+        if self.channel is not None and not (isinstance(self.channel, int) and 0 <= self.channel <= 15):
+            raise ValueError(f"channel must be 1-16 in the file (0-15 here), got {self.channel!r}")
+
+
+def default_controls_path() -> Path:
+    return Path(str(resources.files("livegan.configs").joinpath("controls.toml")))
+
+
+def load_control_map(path: str | Path | None = None) -> ControlMap:
+    """Read ``[controls]`` from TOML; channel is 1-16 there (or "all"), as DAWs show it."""
+    path = Path(path) if path is not None else default_controls_path()
+    table = dict(read_toml(path).get("controls", {}))
+    channel = table.pop("channel", "all")
+    try:
+        if channel != "all":
+            if not isinstance(channel, int) or not 1 <= channel <= 16:
+                raise ValueError(f"channel must be 1-16 or \"all\", got {channel!r}")
+            table["channel"] = channel - 1
+        for key in ("preset_cc", "valence_cc", "arousal_cc"):
+            if table.get(key, 0) == -1:
+                table[key] = None  # -1 switches a control off
+        return ControlMap(**table)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"control file '{path}': {exc}") from None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The last value of each control and the sequence number of the event that set it."""
+
+    version: int = 0
+    preset: int = 0
+    preset_seq: int = 0
+    valence: int | None = None
+    valence_seq: int = -1
+    arousal: int | None = None
+    arousal_seq: int = -1
+
+
+class ControlState:
+    """Thread-safe record of incoming controls; ``version`` grows with every change."""
+
+    def __init__(self, controls: ControlMap, n_presets: int, preset: int = 0) -> None:
+        self.controls = controls
+        self.n_presets = n_presets
+        self._lock = threading.Lock()
+        self._state = Recorded(preset=preset)
+        self.ignored = 0  # messages that meant nothing to us (counted, never raised)
+
+    def snapshot(self) -> Recorded:
+        with self._lock:
+            return self._state
+
+    def record(self, msg: mido.Message) -> bool:
+        """Record one incoming message; returns True when it changed the mood controls."""
+        c = self.controls
+        if getattr(msg, "channel", None) is None or (c.channel is not None and msg.channel != c.channel):
+            self.ignored += 1
+            return False
+        if msg.type == "program_change" and c.program_change:
+            return self._set(preset=msg.program % self.n_presets)
+        if msg.type == "control_change":
+            if msg.control == c.preset_cc:
+                return self._set(preset=min(msg.value * self.n_presets // 128, self.n_presets - 1))
+            if msg.control == c.valence_cc:
+                return self._set(valence=msg.value)
+            if msg.control == c.arousal_cc:
+                return self._set(arousal=msg.value)
+        self.ignored += 1
+        return False
+
+    def select(self, preset: int) -> None:
+        """Select a preset from the program (e.g. at start-up), as a program change would."""
+        self._set(preset=preset % self.n_presets)
+
+    def _set(self, **changes: int) -> bool:
+        with self._lock:
+            s = self._state
+            seq = s.version + 1
+            fields = {"version": seq}
+            for key, value in changes.items():
+                fields[key] = value
+                fields[f"{key}_seq"] = seq
+            self._state = Recorded(**{**s.__dict__, **fields})
+        return True
+
+
+def cc_to_unit(value: int) -> float:
+    """CC 0-127 -> [-1, 1], with 64 at the centre (0.0) and both ends reached exactly."""
+    return max(-1.0, min(1.0, (value - 64) / 63.0 if value >= 64 else (value - 64) / 64.0))
+
+
+def resolve_mood(recorded: Recorded, presets: list[Mood]) -> Mood:
+    """The mood the recorded controls ask for: the preset, moved by any knob turned after it."""
+    mood = presets[recorded.preset]
+    valence = cc_to_unit(recorded.valence) if recorded.valence is not None and recorded.valence_seq > recorded.preset_seq else None
+    arousal = cc_to_unit(recorded.arousal) if recorded.arousal is not None and recorded.arousal_seq > recorded.preset_seq else None
+    return mood.at(valence, arousal)

@@ -1,0 +1,88 @@
+"""A live session: the layers wired together, with their collaborators passed in.
+
+``livegan run`` builds the real parts (ONNX engine, rtmidi ports, monotonic clock)
+and hands them to :class:`LiveSession`; tests hand it fakes (a memory port, a fake
+clock) and the same code runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mido
+
+from livegan.clock import Clock
+from livegan.composer import Composer, Generator
+from livegan.controls import ControlMap, ControlState, resolve_mood
+from livegan.latent import LatentWalk
+from livegan.mood import Mood
+from livegan.sequencer import BarStarted, Sequencer
+from livegan.tracker import NoteTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    bpm: float = 120.0
+    lookahead: int = 2
+    seed: int | None = None
+    latent_step: float = 0.35
+    threshold: float | None = None
+    start_mood: int = 0
+    preroll: float = 0.1  # seconds between "ready" and bar 1, so bar 1's first events are not late
+    ready_timeout: float = 30.0
+    background: bool = True  # False: generate synchronously (simulations on a FakeClock)
+
+
+class LiveSession:
+    """Generator + presets + controls + output port + clock -> music, until stopped."""
+
+    def __init__(self, generator: Generator, presets: list[Mood], controls: ControlMap, port: mido.ports.BaseOutput,
+                 clock: Clock, options: SessionOptions = SessionOptions(),
+                 on_bar: Callable[[BarStarted], None] | None = None) -> None:
+        self.info = generator.info
+        self.presets = presets
+        self.state = ControlState(controls, len(presets), preset=options.start_mood)
+        self.clock = clock
+        self.options = options
+        self.tracker = NoteTracker(port)
+        walk = LatentWalk(generator.latents, seed=options.seed, step=options.latent_step)
+        self.composer = Composer(generator, walk, self.mood_now, options.lookahead, options.threshold, options.background)
+        self.sequencer = Sequencer(self.composer, self.tracker, clock, self.info, options.bpm, on_bar)
+
+    def mood_now(self) -> tuple[int, Mood]:
+        """(version, mood) the controls ask for now: a pure function of what was recorded."""
+        recorded = self.state.snapshot()
+        return recorded.version, resolve_mood(recorded, self.presets)
+
+    def on_message(self, msg: mido.Message) -> None:
+        """The MIDI input callback: record the control, wake the composer; nothing else."""
+        if self.state.record(msg):
+            log.debug("control %s", msg)
+            self.composer.wake()
+
+    def run(self, bars: int | None = None) -> None:
+        """Clear stale notes, generate ahead, then play until ``bars`` bars or a stop; always releases."""
+        self._clear_channels()
+        self.composer.start()
+        try:
+            ready = self.composer.wait_ready(self.options.ready_timeout, self.clock.stop)
+            if self.clock.stop.is_set():
+                return  # stopped during start-up
+            if self.composer.error is not None:
+                raise RuntimeError(f"generation failed: {self.composer.error!r}") from self.composer.error
+            if not ready:
+                raise RuntimeError(f"the first bar was not generated within {self.options.ready_timeout:.0f} s")
+            self.sequencer.play(self.clock.now() + self.options.preroll, bars)
+        finally:
+            self.composer.stop()
+            self.tracker.release_all()
+
+    def _clear_channels(self) -> None:
+        """All Notes Off on our channels first: a previous run killed with SIGKILL could not clean up."""
+        self.tracker.channels.update(self.info.channels)
+        self.tracker.release_all(force=True)
+

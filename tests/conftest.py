@@ -1,0 +1,64 @@
+"""Shared pytest fixtures.
+
+Real-port tests run against a private JACK server (``tests/jackkit.py``); unit
+tests use fakes.  A test that asks for ``jack_server`` is marked ``jack``, so
+``pytest -m "not jack"`` runs the rest.  Without ``jackd`` installed such a test
+is skipped, with the reason, except under ``CI=true`` or
+``LIVEGAN_REQUIRE_JACK=1`` (set by ``scripts/test``), where it fails: the
+real-port tests must never be skipped silently.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import pytest
+
+from jackkit import JackServer, MidiDump, ensure_jack_tools
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a real JACK server with ``jack``."""
+    for item in items:
+        if "jack_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.jack)
+
+
+@pytest.fixture
+def jack_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[JackServer]:
+    """A fresh ``jackd -d dummy`` (48 kHz, 128-frame periods) under a unique name.
+
+    The test process's environment points at it (``JACK_DEFAULT_SERVER``, and
+    ``JACK_NO_START_SERVER=1``), so rtmidi ports opened in the test join it;
+    use ``jack_server.env`` for subprocesses.  Stopped by pid after the test,
+    pass or fail; its log is printed at teardown (pytest shows it on failure).
+    """
+    ensure_jack_tools()
+    with JackServer() as server:
+        monkeypatch.setenv("JACK_DEFAULT_SERVER", server.name)
+        monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+        try:
+            yield server
+        finally:
+            print(f"--- jackd {server.name} (pid {server.pid}) log ---\n{server.log()}")
+
+
+@pytest.fixture
+def midi_dump(jack_server: JackServer) -> Iterator[Callable[..., MidiDump]]:
+    """Factory: ``midi_dump(source=None, client=None, timeout=5.0) -> MidiDump`` on ``jack_server``.
+
+    Every dump it starts is stopped after the test, before the server.
+    """
+    dumps: list[MidiDump] = []
+
+    def start(source: str | None = None, client: str | None = None, timeout: float = 5.0) -> MidiDump:
+        dump = MidiDump(jack_server, source, client, timeout)
+        dumps.append(dump)
+        return dump
+
+    yield start
+    for dump in dumps:
+        dump.stop()
+
+
+# Model fixtures (tiny ONNX models from tests/onnx_models.py) go below.

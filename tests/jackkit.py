@@ -1,0 +1,374 @@
+"""A small harness for tests that need a real JACK server.
+
+``JackServer`` runs a private ``jackd`` on the dummy driver (no sound card, no
+realtime privileges) under a name unique to this test run, so tests never touch
+a user's server and never collide with each other.  ``MidiDump`` records what
+arrives at a JACK MIDI port with ``jack_midi_dump``, stamped in frames of the
+server's clock, so a test can check both the bytes and their spacing.
+
+Every process started here is stopped by its own process id: by ``stop()``, by
+the pytest fixtures in ``conftest.py``, by an ``atexit`` hook if a test run is
+interrupted, and (Linux) by the kernel if the Python process dies outright.
+
+Times are in seconds unless a name says frames; one frame is
+``1 / sample_rate`` seconds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import glob
+import itertools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import IO, Iterable, Iterator, Mapping
+
+import mido
+import pytest
+
+SAMPLE_RATE = 48_000
+"""Default sample rate of the test server, in Hz."""
+
+PERIOD = 128
+JACKD_EXTRA = os.environ.get("JACKD_EXTRA", "").split()
+"""Default period in frames (2.67 ms at 48 kHz); shorter ones drift on the dummy driver."""
+
+REQUIRED_TOOLS = ("jackd", "jack_lsp", "jack_connect", "jack_midi_dump")
+"""Executables the harness runs (Debian package ``jackd2``)."""
+
+_names = itertools.count()
+_live: set[subprocess.Popen[bytes] | subprocess.Popen[str]] = set()
+
+
+def missing_tools() -> list[str]:
+    """Return the JACK executables in ``REQUIRED_TOOLS`` not found on ``PATH``."""
+    return [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+
+
+def jack_required(environ: Mapping[str, str] = os.environ) -> bool:
+    """True when a missing JACK must fail tests, not skip them: ``CI=true`` or ``LIVEGAN_REQUIRE_JACK=1``."""
+    ci = environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+    return ci or environ.get("LIVEGAN_REQUIRE_JACK", "").strip() not in ("", "0")
+
+
+def ensure_jack_tools() -> None:
+    """Skip the calling test if JACK's tools are missing, or fail it if ``jack_required()``."""
+    missing = missing_tools()
+    if not missing:
+        return
+    reason = f"real-JACK test needs {', '.join(missing)} on PATH (Debian: apt-get install jackd2)"
+    if jack_required():
+        pytest.fail(f"{reason}; not skipping because CI=true or LIVEGAN_REQUIRE_JACK=1", pytrace=False)
+    pytest.skip(f"{reason}; set LIVEGAN_REQUIRE_JACK=1 to make this a failure")
+
+
+def unique_server_name() -> str:
+    """Return a server name unique to this process and call: ``livegan-test-<pid>-<n>``."""
+    return f"livegan-test-{os.getpid()}-{next(_names)}"
+
+
+def pid_alive(pid: int) -> bool:
+    """Return True if a process with this id exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the test process dies."""
+    PR_SET_PDEATHSIG = 1
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_libc = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
+
+
+def _spawn(args: list[str], env: dict[str, str], stdout: IO[bytes] | int, text: bool = False) -> subprocess.Popen:
+    """Start ``args`` with ``env``; remember it so ``_stop_all`` can reap it."""
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        text=text,
+        preexec_fn=_die_with_parent if _libc is not None else None,
+    )
+    _live.add(proc)
+    return proc
+
+
+def _terminate(proc: subprocess.Popen, first: signal.Signals, timeout: float = 3.0) -> None:
+    """Send ``first`` to the process by its id, then SIGKILL if it outlives ``timeout``; reap it."""
+    for sig, wait in ((first, timeout), (signal.SIGKILL, timeout)):
+        if proc.poll() is not None:
+            break
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+    _live.discard(proc)
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Last resort when a run is interrupted: stop every process still running, by id."""
+    for proc in list(_live):
+        _terminate(proc, signal.SIGTERM, timeout=1.0)
+
+
+class JackServer:
+    """A private ``jackd`` on the dummy driver, for the life of one test.
+
+    Parameters
+    ----------
+    name : str, optional
+        Server name; default ``unique_server_name()``.
+    sample_rate : int
+        Frames per second.
+    period : int
+        Frames per period; MIDI events land on period boundaries.
+    start_timeout : float
+        Seconds to wait for the server to answer.
+
+    Examples
+    --------
+    >>> with JackServer() as jack:                           # doctest: +SKIP
+    ...     jack.wait_for_port("livegan:LiveGAN Out")
+    """
+
+    def __init__(self, name: str | None = None, sample_rate: int = SAMPLE_RATE,
+                 period: int = PERIOD, start_timeout: float = 10.0) -> None:
+        self.name = name or unique_server_name()
+        self.sample_rate = sample_rate
+        self.period = period
+        self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_START_SERVER="1")
+        if self._answers():
+            raise RuntimeError(f"a JACK server named {self.name!r} is already running")
+        self._log = tempfile.TemporaryFile()
+        self._final_log: str | None = None
+        self._proc = _spawn(
+            ["jackd", "-n", self.name, "--no-realtime", *JACKD_EXTRA, "-d", "dummy",
+             "-r", str(sample_rate), "-p", str(period)],
+            self.env, self._log)
+        try:
+            self._wait_until_up(start_timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pid(self) -> int:
+        """Process id of ``jackd``."""
+        return self._proc.pid
+
+    @property
+    def period_seconds(self) -> float:
+        """Length of one period in seconds."""
+        return self.period / self.sample_rate
+
+    def _wait_until_up(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._answers() or self._proc.poll() is not None:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"jackd {self.name!r} exited with {self._proc.returncode}:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"jackd {self.name!r} did not answer within {timeout} s:\n{self.log()}")
+            time.sleep(0.02)
+
+    def _answers(self) -> bool:
+        return self._run("jack_lsp").returncode == 0
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=10)
+
+    def log(self) -> str:
+        """Return what ``jackd`` has printed so far (stdout and stderr)."""
+        if self._final_log is not None:
+            return self._final_log
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def ports(self, midi_only: bool = False) -> list[str]:
+        """Return the full names (``client:port``) of all ports, or of MIDI ports only."""
+        out = self._run("jack_lsp", "-t")
+        if out.returncode != 0:
+            raise RuntimeError(f"jack_lsp failed on {self.name!r}: {out.stderr.strip()}")
+        ports: list[tuple[str, str]] = []
+        for line in out.stdout.splitlines():
+            if line.startswith("\t") and ports:
+                ports[-1] = (ports[-1][0], line.strip())
+            elif line:
+                ports.append((line, ""))
+        return [name for name, kind in ports if not midi_only or "midi" in kind]
+
+    def wait_for_port(self, name: str, timeout: float = 5.0) -> None:
+        """Block until port ``name`` (``client:port``) exists; raise TimeoutError with the ports seen."""
+        deadline = time.monotonic() + timeout
+        while name not in (ports := self.ports()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no JACK port {name!r} after {timeout} s; ports: {ports}")
+            time.sleep(0.02)
+
+    def connect(self, src: str, dst: str, timeout: float = 5.0) -> None:
+        """Connect output port ``src`` to input port ``dst``, waiting up to ``timeout`` s for both."""
+        self.wait_for_port(src, timeout)
+        self.wait_for_port(dst, timeout)
+        out = self._run("jack_connect", src, dst)
+        if out.returncode != 0:
+            raise RuntimeError(f"jack_connect {src!r} {dst!r} failed: {out.stderr.strip()}")
+
+    def stop(self) -> None:
+        """Stop ``jackd`` by its process id, wait for it, and remove its semaphore files."""
+        _terminate(self._proc, signal.SIGTERM)
+        if self._final_log is None:
+            self._final_log = self.log()
+            self._log.close()
+        for path in glob.glob(f"/dev/shm/jack_sem.{os.getuid()}_{glob.escape(self.name)}_*"):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+
+    def __enter__(self) -> JackServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One MIDI event as recorded by ``jack_midi_dump``.
+
+    Attributes
+    ----------
+    frame : int
+        Frames since the dump client started (server clock).
+    time : float
+        ``frame / sample_rate``, in seconds.
+    data : bytes
+        The raw MIDI bytes, status byte first.
+    """
+
+    frame: int
+    time: float
+    data: bytes
+
+
+_EVENT_LINE = re.compile(r"^\s*(\d+):((?: [0-9a-fA-F]{1,2}(?= |$))+)")
+
+
+def parse_event_line(line: str, sample_rate: int) -> Event | None:
+    """Parse one ``jack_midi_dump -a`` line such as ``  34816: 90 3c 64 note on ...``.
+
+    Returns None for lines that are not events ("Shutting down", errors).
+    """
+    match = _EVENT_LINE.match(line)
+    if match is None:
+        return None
+    frame = int(match.group(1))
+    data = bytes(int(byte, 16) for byte in match.group(2).split())
+    return Event(frame, frame / sample_rate, data)
+
+
+def to_messages(events: Iterable[Event]) -> list[mido.Message]:
+    """Turn events into mido Messages whose ``.time`` is the event's absolute time in seconds."""
+    return [mido.Message.from_bytes(event.data, time=event.time) for event in events]
+
+
+class MidiDump:
+    """Record the MIDI arriving at one JACK port with ``jack_midi_dump -a``.
+
+    Parameters
+    ----------
+    server : JackServer
+        The server to record on.
+    source : str, optional
+        Output port to connect (``client:port``); connect later with ``server.connect``.
+    client : str, optional
+        Name of the dump's JACK client; its port is ``<client>:input``.
+    timeout : float
+        Seconds to wait for the dump's port and for ``source``.
+    """
+
+    def __init__(self, server: JackServer, source: str | None = None,
+                 client: str | None = None, timeout: float = 5.0) -> None:
+        self.server = server
+        self.client = client or f"dump{next(_names)}"
+        self.port = f"{self.client}:input"
+        self._events: list[Event] = []
+        self._other: list[str] = []
+        self._arrived = threading.Condition()
+        self._proc = _spawn(["jack_midi_dump", "-a", self.client], server.env, subprocess.PIPE, text=True)
+        self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,),
+                                        name=f"MidiDump {self.client}", daemon=True)
+        self._reader.start()
+        try:
+            server.wait_for_port(self.port, timeout)
+            if source is not None:
+                server.connect(source, self.port, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pid(self) -> int:
+        """Process id of ``jack_midi_dump``."""
+        return self._proc.pid
+
+    def _read(self, stream: Iterator[str]) -> None:
+        for line in stream:
+            event = parse_event_line(line, self.server.sample_rate)
+            with self._arrived:
+                if event is None:
+                    self._other.append(line.rstrip("\n"))
+                else:
+                    self._events.append(event)
+                self._arrived.notify_all()
+
+    def events(self) -> list[Event]:
+        """Return a copy of the events recorded so far, in arrival order."""
+        with self._arrived:
+            return list(self._events)
+
+    def output(self) -> list[str]:
+        """Return the lines the dump printed that were not events (for failure messages)."""
+        with self._arrived:
+            return list(self._other)
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[Event]:
+        """Block until at least ``count`` events arrived or ``timeout`` s passed; return them all."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self._events) >= count, timeout)
+            return list(self._events)
+
+    def stop(self) -> list[Event]:
+        """Stop ``jack_midi_dump`` by its process id (SIGINT, so it closes its client), read
+        everything it printed, and return all events."""
+        _terminate(self._proc, signal.SIGINT)
+        self._reader.join(timeout=5.0)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+        return self.events()
+
+    def __enter__(self) -> MidiDump:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,77 @@
+"""Tiny ONNX generators built with onnx's helper API (no torch), for tests of the live path.
+
+The graph is ``roll = sigmoid(reshape([z, mood, extras] @ W + b))`` with seeded
+weights: small, fast, deterministic for given inputs, and it honours the contract.
+``density_gain`` adds ``arousal * gain`` to every logit, so arousal visibly changes
+how many notes sound.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from livegan.contract import METADATA_KEY, ModelInfo, Track
+
+TEST_TRACKS = (Track("Drums", 0, True), Track("Piano", 0, False), Track("Bass", 33, False))
+
+
+def tiny_info(**overrides: Any) -> ModelInfo:
+    """A small grid: 3 tracks, 2 bars of 4/4 at 4 steps per beat, 24 pitches from C3."""
+    fields: dict[str, Any] = dict(
+        tracks=TEST_TRACKS, lowest_pitch=48, n_pitches=24, steps_per_beat=4, beats_per_bar=4, bars=2,
+        latent_size=8, threshold=0.5, moods={"uplifting": (0.8, 0.6)}, trained_on="nothing: a test model",
+        architecture="test-linear",
+    )
+    fields.update(overrides)
+    return ModelInfo(**fields)
+
+
+def build_model(path: Path, info: ModelInfo | None = None, *, extra_latent: int = 0, seed: int = 0,
+                bias: float = -2.5, density_gain: float = 1.5, metadata: str | None | bool = True,
+                output_name: str = "roll", roll_shape: tuple[int, ...] | None = None) -> Path:
+    """Write a tiny generator to ``path`` and return it.
+
+    metadata : True writes ``info`` as the contract says; a string writes that text
+        instead (to test validation); False or None writes none.
+    roll_shape : declare another output shape than ``info`` implies (to test validation).
+    """
+    info = info or tiny_info()
+    rng = np.random.default_rng(seed)
+    shape = roll_shape or info.roll_shape
+    out_size = int(np.prod(shape))
+    in_size = info.latent_size + 2 + extra_latent
+    w = rng.standard_normal((in_size, out_size)).astype(np.float32) * 0.8
+    w[info.latent_size + 1, :] = density_gain  # arousal row: more arousal, more notes
+    b = np.full(out_size, bias, dtype=np.float32)
+
+    inputs = [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", info.latent_size]),
+              helper.make_tensor_value_info("mood", TensorProto.FLOAT, ["N", 2])]
+    concat_inputs = ["z", "mood"]
+    if extra_latent:
+        inputs.append(helper.make_tensor_value_info("z_temporal", TensorProto.FLOAT, ["N", extra_latent]))
+        concat_inputs.append("z_temporal")
+    nodes = [
+        helper.make_node("Concat", concat_inputs, ["x"], axis=1),
+        helper.make_node("MatMul", ["x", "W"], ["xw"]),
+        helper.make_node("Add", ["xw", "b"], ["logits"]),
+        helper.make_node("Sigmoid", ["logits"], ["flat"]),
+        helper.make_node("Reshape", ["flat", "shape"], [output_name]),
+    ]
+    initializers = [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "b"),
+                    numpy_helper.from_array(np.array([-1, *shape], dtype=np.int64), "shape")]
+    output = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", *shape])
+    graph = helper.make_graph(nodes, "tiny-livegan", inputs, [output], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if metadata is True:
+        helper.set_model_props(model, {METADATA_KEY: info.to_json()})
+    elif isinstance(metadata, str):
+        helper.set_model_props(model, {METADATA_KEY: metadata})
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
