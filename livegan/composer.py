@@ -99,9 +99,12 @@ class Composer:
 
     def take(self, index: int) -> Bar | None:
         """Bar ``index`` as generated so far (None if not ready); moves the playhead to it."""
-        if not self.background:
+        if not self.background and self.error is None:
             self._playhead = index - 1
-            self._fill()
+            try:
+                self._fill()
+            except Exception as exc:
+                self.error = exc
         with self._cond:
             if self.error is not None:
                 raise RuntimeError(f"generation failed: {self.error!r}") from self.error

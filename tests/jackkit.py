@@ -39,7 +39,6 @@ SAMPLE_RATE = 48_000
 """Default sample rate of the test server, in Hz."""
 
 PERIOD = 128
-JACKD_EXTRA = os.environ.get("JACKD_EXTRA", "").split()
 """Default period in frames (2.67 ms at 48 kHz); shorter ones drift on the dummy driver."""
 
 REQUIRED_TOOLS = ("jackd", "jack_lsp", "jack_connect", "jack_midi_dump")
@@ -135,6 +134,12 @@ def _stop_all() -> None:
 class JackServer:
     """A private ``jackd`` on the dummy driver, for the life of one test.
 
+    It runs without realtime priority (no privileges needed), so a busy
+    machine makes clients miss their cycle (an xrun, see ``xruns()``).  In
+    JACK's default asynchronous mode the MIDI of a late client is dropped; in
+    ``--sync`` mode (the default here) the server waits for it instead, so no
+    event is lost but the server's frame clock falls behind wall time.
+
     Parameters
     ----------
     name : str, optional
@@ -143,6 +148,8 @@ class JackServer:
         Frames per second.
     period : int
         Frames per period; MIDI events land on period boundaries.
+    sync : bool
+        Run ``jackd --sync``: never drop MIDI of a late client.
     start_timeout : float
         Seconds to wait for the server to answer.
 
@@ -153,7 +160,7 @@ class JackServer:
     """
 
     def __init__(self, name: str | None = None, sample_rate: int = SAMPLE_RATE,
-                 period: int = PERIOD, start_timeout: float = 10.0) -> None:
+                 period: int = PERIOD, sync: bool = True, start_timeout: float = 10.0) -> None:
         self.name = name or unique_server_name()
         self.sample_rate = sample_rate
         self.period = period
@@ -163,7 +170,7 @@ class JackServer:
         self._log = tempfile.TemporaryFile()
         self._final_log: str | None = None
         self._proc = _spawn(
-            ["jackd", "-n", self.name, "--no-realtime", *JACKD_EXTRA, "-d", "dummy",
+            ["jackd", "-n", self.name, "--no-realtime", *(["--sync"] if sync else []), "-d", "dummy",
              "-r", str(sample_rate), "-p", str(period)],
             self.env, self._log)
         try:
@@ -203,6 +210,10 @@ class JackServer:
             return self._final_log
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
+
+    def xruns(self) -> int:
+        """Return how many cycles ``jackd`` has logged as xruns (a client missed its cycle)."""
+        return self.log().count("XRun: client")
 
     def ports(self, midi_only: bool = False) -> list[str]:
         """Return the full names (``client:port``) of all ports, or of MIDI ports only."""
