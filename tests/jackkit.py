@@ -212,8 +212,8 @@ class JackServer:
         return self._log.read().decode(errors="replace")
 
     def xruns(self) -> int:
-        """Return how many cycles ``jackd`` has logged as xruns (a client missed its cycle)."""
-        return self.log().count("XRun: client")
+        """Return how many xrun reports ``jackd`` has logged (a late cycle or a late client)."""
+        return sum("XRun" in line for line in self.log().splitlines())
 
     def ports(self, midi_only: bool = False) -> list[str]:
         """Return the full names (``client:port``) of all ports, or of MIDI ports only."""

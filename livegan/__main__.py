@@ -1,0 +1,5 @@
+"""``python -m livegan`` runs the CLI."""
+
+from livegan.cli import main
+
+main()
