@@ -45,7 +45,8 @@ REQUIRED_TOOLS = ("jackd", "jack_lsp", "jack_connect", "jack_midi_dump")
 """Executables the harness runs (Debian package ``jackd2``)."""
 
 _names = itertools.count()
-_live: set[subprocess.Popen[bytes] | subprocess.Popen[str]] = set()
+_live: set[subprocess.Popen] = set()
+_libc = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
 
 
 def missing_tools() -> list[str]:
@@ -89,8 +90,6 @@ def _die_with_parent() -> None:
     PR_SET_PDEATHSIG = 1
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
-
-_libc = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
 
 
 def _spawn(args: list[str], env: dict[str, str], stdout: IO[bytes] | int, text: bool = False) -> subprocess.Popen:

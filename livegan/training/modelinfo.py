@@ -1,0 +1,42 @@
+"""The :class:`~livegan.contract.ModelInfo` a trained generator declares, from its dataset and config."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+import torch
+
+from livegan.contract import ModelInfo
+from livegan.training.config import Config
+from livegan.training.dataset import PhraseSet
+from livegan.training.samples import PRESET_MOODS
+
+
+def make_info(data: PhraseSet, config: Config, latent_size: int) -> ModelInfo:
+    """Contract metadata: the dataset's tracks and grid, the latent size and the named mood presets."""
+    grid = data.grid
+    sources = ", ".join(data.meta.get("sources", [])) or "unknown"
+    return ModelInfo(
+        tracks=data.tracks, lowest_pitch=grid.lowest_pitch, n_pitches=grid.n_pitches,
+        steps_per_beat=grid.steps_per_beat, beats_per_bar=grid.beats_per_bar, bars=grid.bars,
+        latent_size=latent_size, threshold=0.5, moods=dict(PRESET_MOODS),
+        trained_on=f"{sources} ({len(data)} phrases from {len(data.songs)} pieces)",
+        architecture="musegan-hybrid-mood",
+        extra={"label_rule": data.meta.get("label_rule", ""), "phrases": len(data),
+               "config": config.to_dict()},
+    )
+
+
+def hardware(device: torch.device, world: int) -> str:
+    """A one-line description of where training ran."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{world} x {name}" if world > 1 else name
+
+
+def with_facts(info: dict[str, Any], **facts: Any) -> dict[str, Any]:
+    """A ModelInfo dict with training facts merged into ``extra``."""
+    return {**info, "extra": {**info.get("extra", {}), **facts}}
