@@ -101,3 +101,22 @@ def _requantise(note: Note, offset: int, resolution: int, steps_per_beat: int) -
     else:
         end = max(int(round((note.end - offset) * scale)), start + 1)
     return Note(start, end, note.pitch, note.track) if start >= 0 else None
+
+
+def write_lpd_file(path: Path, rolls: list[np.ndarray], names: list[str], programs: list[int],
+                   drums: list[bool], resolution: int = 24, qpm: float = 120.0) -> Path:
+    """Write bool rolls [time, 128] in pypianoroll's .npz layout (the inverse of :func:`read_lpd_file`)."""
+    steps = max(r.shape[0] for r in rolls)
+    arrays: dict[str, np.ndarray] = {"tempo": np.full(steps, qpm), "downbeat": np.arange(steps) % (4 * resolution) == 0}
+    info: dict = {"beat_resolution": resolution, "name": path.stem}
+    for i, roll in enumerate(rolls):
+        rows, cols = np.nonzero(roll.T)  # column-major: pitch, then time
+        arrays[f"pianoroll_{i}_csc_data"] = np.full(rows.size, 100, dtype=np.uint8)
+        arrays[f"pianoroll_{i}_csc_indices"] = cols.astype(np.int32)
+        arrays[f"pianoroll_{i}_csc_indptr"] = np.concatenate([[0], np.cumsum(roll.sum(axis=0))]).astype(np.int32)
+        arrays[f"pianoroll_{i}_csc_shape"] = np.array(roll.shape)
+        info[str(i)] = {"name": names[i], "program": programs[i], "is_drum": drums[i]}
+    np.savez_compressed(path, **arrays)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("info.json", json.dumps(info))
+    return path
