@@ -15,7 +15,8 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -23,23 +24,28 @@ from livegan.contract import ModelInfo
 from livegan.engine import LatentSpec
 from livegan.latent import LatentWalk
 from livegan.mood import Mood
-from livegan.perform import NoteEvent, perform_bar, phrase_notes, split_bars
+from livegan.perform import NoteEvent, perform_notes, phrase_notes, split_bars, threshold_for
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Bar:
-    """One bar ready to play: events in steps from its start, and the mood it was made in."""
+    """One bar ready to play: (note-on, note-off) pairs timed in steps from its start, and its mood."""
 
     index: int
-    events: list[NoteEvent]
+    notes: list[tuple[NoteEvent, NoteEvent]]
     mood: Mood
     version: int
     gen_seconds: float
 
+    @property
+    def events(self) -> list[NoteEvent]:
+        """All events of the bar sorted by time (releases first at equal times)."""
+        return sorted(e for pair in self.notes for e in pair)
 
-class Generator:
+
+class Generator(Protocol):
     """What the composer needs from a model: its contract, its latent inputs and a generate call.
 
     :class:`~livegan.engine.OnnxGenerator` is the real one.
@@ -51,6 +57,22 @@ class Generator:
     def generate(self, latents: dict[str, np.ndarray], mood: np.ndarray) -> np.ndarray: ...
 
 
+@dataclass(frozen=True)
+class Morph:
+    """A glide from one mood to another, starting at bar ``start`` and lasting ``bars`` bars."""
+
+    version: int
+    source: Mood
+    target: Mood
+    start: int
+    bars: int
+
+    def at(self, index: int) -> Mood:
+        if self.bars <= 0 or index >= self.start + self.bars - 1:
+            return self.target
+        return self.source.blend(self.target, (index - self.start + 1) / self.bars)
+
+
 class Composer:
     """Generates bars ahead of the playhead in a background thread.
 
@@ -60,12 +82,15 @@ class Composer:
     walk : latents per phrase.
     mood_now : returns (version, mood) of what the controls ask for now; called by the worker only.
     lookahead : bars kept generated after the one playing (at least 1).
+    morph_bars : a mood change glides over this many bars (0: it switches at once).
+    include_current : regenerate the bar that is playing too (mood switches on the beat).
     background : generate in a worker thread (live). False generates inside :meth:`take`,
         for simulations on a fake clock, where no real time passes for a thread to use.
     """
 
     def __init__(self, generator: Generator, walk: LatentWalk, mood_now: Callable[[], tuple[int, Mood]],
-                 lookahead: int = 2, threshold: float | None = None, background: bool = True) -> None:
+                 lookahead: int = 2, threshold: float | None = None, background: bool = True,
+                 morph_bars: int = 0, include_current: bool = False) -> None:
         if lookahead < 1:
             raise ValueError(f"lookahead must be at least 1 bar, got {lookahead}")
         self.generator = generator
@@ -75,9 +100,13 @@ class Composer:
         self.lookahead = lookahead
         self.threshold = threshold
         self.background = background
+        self.morph_bars = morph_bars
+        self.include_current = include_current
         self.error: BaseException | None = None
         self._bars: dict[int, Bar] = {}
         self._playhead = -1
+        self._morph: Morph | None = None
+        self._last_mood: Mood | None = None  # mood of the last bar taken
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._work, name="livegan-composer", daemon=True)
@@ -87,33 +116,51 @@ class Composer:
         if self.background:
             self._thread.start()
 
-    def wait_ready(self, timeout: float, stop: threading.Event) -> bool:
-        """Block until the first bar exists (before playback starts); False on timeout, error or stop."""
+    def wait_ready(self, timeout: float, stop: threading.Event, index: int = 0) -> bool:
+        """Block until bar ``index`` exists (before playback starts); False on timeout, error or stop."""
         if not self.background:
             self._fill()
         deadline = time.monotonic() + timeout
         with self._cond:
-            while 0 not in self._bars and self.error is None and not stop.is_set() and time.monotonic() < deadline:
+            while index not in self._bars and self.error is None and not stop.is_set() and time.monotonic() < deadline:
                 self._cond.wait(0.05)
-            return 0 in self._bars
+            return index in self._bars
 
     def take(self, index: int) -> Bar | None:
-        """Bar ``index`` as generated so far (None if not ready); moves the playhead to it."""
+        """The latest version of bar ``index`` (None if not ready); moves the playhead to it.
+
+        Taking a bar again (at each beat, with ``include_current``) returns its newest version.
+        """
         if not self.background and self.error is None:
-            self._playhead = index - 1
+            again = index == self._playhead
+            if not again:
+                self._playhead = index - 1
             try:
-                self._fill()
+                self._fill(include_playhead=again and self.include_current)
             except Exception as exc:
                 self.error = exc
         with self._cond:
             if self.error is not None:
                 raise RuntimeError(f"generation failed: {self.error!r}") from self.error
-            bar = self._bars.pop(index, None)
             for old in [i for i in self._bars if i < index]:
                 del self._bars[old]
             self._playhead = index
+            bar = self._bars.get(index)
+            if bar is not None:
+                self._last_mood = bar.mood
             self._cond.notify_all()
         return bar
+
+    def relocate(self, index: int) -> None:
+        """Playback (re)starts at bar ``index`` (a DAW's Start, Continue or Song Position).
+
+        Bars generated ahead from ``index`` on stay: they are the next bars, wherever the song is.
+        """
+        with self._cond:
+            for old in [i for i in self._bars if i < index]:
+                del self._bars[old]
+            self._playhead = index - 1
+            self._cond.notify_all()
 
     def wake(self) -> None:
         """Tell the worker that the controls changed (called after recording a control)."""
@@ -146,33 +193,52 @@ class Composer:
                 self.error = exc
                 self._cond.notify_all()
 
-    def _fill(self) -> None:
+    def _fill(self, include_playhead: bool = True) -> None:
         """Generate every bar due now, in the caller's thread (``background=False``)."""
-        while (job := self._next_job()) is not None:
+        while (job := self._next_job(include_playhead)) is not None:
             self._compose_from(*job)
 
-    def _next_job(self) -> tuple[int, int, Mood] | None:
-        """The first bar ahead that is missing or made in an older mood, with the mood to make it in."""
+    def _next_job(self, include_playhead: bool | None = None) -> tuple[int, Morph] | None:
+        """The first bar ahead that is missing or made in an older mood, with the morph to make it in."""
         version, mood = self.mood_now()
-        for index in range(self._playhead + 1, self._playhead + 1 + self.lookahead):
+        current = self.include_current if include_playhead is None else include_playhead
+        first = self._playhead if current and self._playhead >= 0 else self._playhead + 1
+        for index in range(first, self._playhead + 1 + self.lookahead):
             bar = self._bars.get(index)
             if bar is None or bar.version != version:
-                return index, version, mood
+                return index, self._morph_for(version, mood, index)
         return None
 
-    def _compose_from(self, index: int, version: int, mood: Mood) -> None:
+    def _morph_for(self, version: int, mood: Mood, index: int) -> Morph:
+        """Keep the glide in progress for this version, or start one from the mood playing now."""
+        if self._morph is None or self._morph.version != version:
+            source = self._last_mood or mood
+            bars = self.morph_bars if self._morph is not None else 0  # the first mood is not a change
+            self._morph = Morph(version, source, mood, index, bars)
+        return self._morph
+
+    def _compose_from(self, index: int, morph: Morph) -> None:
         """Generate the phrase holding bar ``index`` and keep its bars from ``index`` on."""
         phrase, first = divmod(index, self.info.bars)
+        indices = range(index, (phrase + 1) * self.info.bars)
+        moods = [morph.at(i) for i in indices]
         started = time.perf_counter()
-        probs = self.generator.generate(self.walk.phrase(phrase), np.array([mood.point], dtype=np.float32))[0]
-        notes = split_bars(phrase_notes(probs, self.info, self.threshold), self.info, first)
+        latents = self.walk.phrase(phrase)
+        distinct = list(dict.fromkeys((m.point, m.density) for m in moods))
+        batch = {k: np.repeat(v, len(distinct), axis=0) for k, v in latents.items()}
+        probs = self.generator.generate(batch, np.array([p for p, _ in distinct], dtype=np.float32))
+        bars: dict[int, Bar] = {}
+        for i, mood in zip(indices, moods):
+            item = probs[distinct.index((mood.point, mood.density))]
+            notes = split_bars(phrase_notes(item, self.info, threshold_for(self.info, mood, self.threshold)), self.info, first)
+            bars[i] = Bar(i, perform_notes(notes[i - index], self.info, mood, i), mood, morph.version, 0.0)
         seconds = time.perf_counter() - started
-        bars = {index + i: Bar(index + i, perform_bar(n, self.info, mood, index + i), mood, version, seconds)
-                for i, n in enumerate(notes)}
+        bars = {i: replace(b, gen_seconds=seconds) for i, b in bars.items()}
         with self._cond:
-            self._bars.update({i: b for i, b in bars.items() if i > self._playhead})
+            low = self._playhead if self.include_current else self._playhead + 1
+            self._bars.update({i: b for i, b in bars.items() if i >= low})
             self._cond.notify_all()
-        log.debug("generated bars %d-%d in %.1f ms (%s)", index + 1, index + len(bars), seconds * 1e3, mood.describe())
+        log.debug("generated bars %d-%d in %.1f ms (%s)", index + 1, indices[-1] + 1, seconds * 1e3, moods[0].describe())
 
 
 def _lower_priority() -> None:

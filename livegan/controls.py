@@ -11,6 +11,8 @@ point; a valence or arousal knob moved after it moves the point away from it.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from dataclasses import dataclass
 from importlib import resources
@@ -20,6 +22,9 @@ import mido
 
 from livegan.errors import UserError
 from livegan.mood import Mood, read_toml
+
+
+KNOBS = ("preset_cc", "valence_cc", "arousal_cc", "density_cc")
 
 
 @dataclass(frozen=True)
@@ -32,16 +37,55 @@ class ControlMap:
     preset_cc: int | None = 20
     valence_cc: int | None = 21
     arousal_cc: int | None = 22
+    density_cc: int | None = 23
+    mute_cc: tuple[int, ...] = (24, 25, 26, 27, 28, 29, 30, 31)  # track 1, 2, ...: >= 64 mutes
     program_change: bool = True
     channel: int | None = None
 
     def __post_init__(self) -> None:
-        for key in ("preset_cc", "valence_cc", "arousal_cc"):
+        object.__setattr__(self, "mute_cc", tuple(self.mute_cc))
+        for key in KNOBS:
             value = getattr(self, key)
             if value is not None and (not isinstance(value, int) or not 0 <= value <= 127):
                 raise ValueError(f"{key} must be a CC number 0-127, got {value!r}")
+        for i, value in enumerate(self.mute_cc):
+            if not isinstance(value, int) or not 0 <= value <= 127:
+                raise ValueError(f"mute_cc[{i}] must be a CC number 0-127, got {value!r}")
+        used = [c for c in (*(getattr(self, k) for k in KNOBS), *self.mute_cc) if c is not None]
+        if len(set(used)) != len(used):
+            raise ValueError(f"a CC number is mapped twice: {sorted(used)}")
         if self.channel is not None and not (isinstance(self.channel, int) and 0 <= self.channel <= 15):
             raise ValueError(f"channel must be 1-16 in the file (0-15 here), got {self.channel!r}")
+
+
+def user_controls_path() -> Path:
+    """Where ``livegan learn`` saves the user's control map (and ``livegan run`` looks for it).
+
+    ``$XDG_CONFIG_HOME/livegan`` (default ``~/.config/livegan``) on Linux,
+    ``~/Library/Application Support/livegan`` on macOS, ``%APPDATA%\\livegan`` on Windows.
+    """
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    elif sys.platform.startswith("win"):
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "livegan" / "controls.toml"
+
+
+def save_control_map(controls: ControlMap, path: Path) -> None:
+    """Write ``controls`` as the TOML that :func:`load_control_map` reads."""
+    def cc(value: int | None) -> int:
+        return -1 if value is None else value
+
+    lines = ["# Written by 'livegan learn'. CC numbers 0-127; -1 switches a control off.", "", "[controls]"]
+    lines += [f"{key} = {cc(getattr(controls, key))}" for key in KNOBS]
+    lines.append(f"mute_cc = [{', '.join(str(c) for c in controls.mute_cc)}]")
+    lines.append(f"program_change = {'true' if controls.program_change else 'false'}")
+    channel = '"all"' if controls.channel is None else str(controls.channel + 1)
+    lines.append(f"channel = {channel}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
 
 
 def default_controls_path() -> Path:
@@ -58,7 +102,7 @@ def load_control_map(path: str | Path | None = None) -> ControlMap:
             if not isinstance(channel, int) or not 1 <= channel <= 16:
                 raise ValueError(f"channel must be 1-16 or \"all\", got {channel!r}")
             table["channel"] = channel - 1
-        for key in ("preset_cc", "valence_cc", "arousal_cc"):
+        for key in KNOBS:
             if table.get(key, 0) == -1:
                 table[key] = None  # -1 switches a control off
         return ControlMap(**table)
@@ -77,6 +121,9 @@ class Recorded:
     valence_seq: int = -1
     arousal: int | None = None
     arousal_seq: int = -1
+    density: int | None = None
+    density_seq: int = -1
+    muted: frozenset[int] = frozenset()
 
 
 class ControlState:
@@ -108,12 +155,24 @@ class ControlState:
                 return self._set(valence=msg.value)
             if msg.control == c.arousal_cc:
                 return self._set(arousal=msg.value)
+            if msg.control == c.density_cc:
+                return self._set(density=msg.value)
+            if msg.control in c.mute_cc:
+                return self._mute(c.mute_cc.index(msg.control), msg.value >= 64)
         self.ignored += 1
         return False
 
     def select(self, preset: int) -> None:
         """Select a preset from the program (e.g. at start-up), as a program change would."""
         self._set(preset=preset % self.n_presets)
+
+    def _mute(self, track: int, muted: bool) -> bool:
+        """Mute or unmute a track; takes effect at the next bar or beat, without regenerating."""
+        with self._lock:
+            s = self._state
+            now = s.muted | {track} if muted else s.muted - {track}
+            self._state = Recorded(**{**s.__dict__, "muted": frozenset(now)})
+        return False
 
     def _set(self, **changes: int) -> bool:
         with self._lock:
@@ -137,4 +196,5 @@ def resolve_mood(recorded: Recorded, presets: list[Mood]) -> Mood:
     mood = presets[recorded.preset]
     valence = cc_to_unit(recorded.valence) if recorded.valence is not None and recorded.valence_seq > recorded.preset_seq else None
     arousal = cc_to_unit(recorded.arousal) if recorded.arousal is not None and recorded.arousal_seq > recorded.preset_seq else None
-    return mood.at(valence, arousal)
+    density = cc_to_unit(recorded.density) if recorded.density is not None else None
+    return mood.at(valence, arousal, density)

@@ -8,6 +8,7 @@ clock) and the same code runs.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,8 +21,11 @@ from livegan.latent import LatentWalk
 from livegan.mood import Mood
 from livegan.sequencer import BarStarted, Sequencer
 from livegan.tracker import NoteTracker
+from livegan.transport import InternalTransport, MidiClockFollower
 
 log = logging.getLogger(__name__)
+
+REALTIME_TYPES = frozenset({"clock", "start", "continue", "stop", "songpos"})
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,10 @@ class SessionOptions:
     preroll: float = 0.1  # seconds between "ready" and bar 1, so bar 1's first events are not late
     ready_timeout: float = 30.0
     background: bool = True  # False: generate synchronously (simulations on a FakeClock)
+    clock: str = "internal"  # or "external": follow MIDI clock from the input
+    send_clock: bool = False  # send MIDI clock, Start and Stop (internal clock only)
+    switch: str = "bar"  # mood changes land at the next "bar" or "beat"
+    morph_bars: int = 0  # mood changes glide over this many bars
 
 
 class LiveSession:
@@ -43,6 +51,8 @@ class LiveSession:
     def __init__(self, generator: Generator, presets: list[Mood], controls: ControlMap, port: mido.ports.BaseOutput,
                  clock: Clock, options: SessionOptions = SessionOptions(),
                  on_bar: Callable[[BarStarted], None] | None = None) -> None:
+        if options.clock not in ("internal", "external"):
+            raise ValueError(f"clock must be 'internal' or 'external', got {options.clock!r}")
         self.info = generator.info
         self.presets = presets
         self.state = ControlState(controls, len(presets), preset=options.start_mood)
@@ -50,17 +60,30 @@ class LiveSession:
         self.options = options
         self.tracker = NoteTracker(port)
         walk = LatentWalk(generator.latents, seed=options.seed, step=options.latent_step)
-        self.composer = Composer(generator, walk, self.mood_now, options.lookahead, options.threshold, options.background)
-        self.sequencer = Sequencer(self.composer, self.tracker, clock, self.info, options.bpm, on_bar)
+        self.composer = Composer(generator, walk, self.mood_now, options.lookahead, options.threshold,
+                                 options.background, options.morph_bars, include_current=options.switch == "beat")
+        if options.clock == "external":
+            self.transport = MidiClockFollower(clock, self.info.steps_per_beat)
+        else:
+            self.transport = InternalTransport(clock, options.bpm, self.info.steps_per_beat)
+        send_clock = options.send_clock and options.clock == "internal"
+        self.sequencer = Sequencer(self.composer, self.tracker, self.transport, self.info, on_bar,
+                                   options.switch, send_clock, self.muted_now)
 
     def mood_now(self) -> tuple[int, Mood]:
         """(version, mood) the controls ask for now: a pure function of what was recorded."""
         recorded = self.state.snapshot()
         return recorded.version, resolve_mood(recorded, self.presets)
 
+    def muted_now(self) -> frozenset[int]:
+        return self.state.snapshot().muted
+
     def on_message(self, msg: mido.Message) -> None:
-        """The MIDI input callback: record the control, wake the composer; nothing else."""
-        if self.state.record(msg):
+        """The MIDI input callback: record the message, wake whoever waits on it; nothing else."""
+        if msg.type in REALTIME_TYPES:
+            if isinstance(self.transport, MidiClockFollower):
+                self.transport.record(msg, time.perf_counter())
+        elif self.state.record(msg):
             log.debug("control %s", msg)
             self.composer.wake()
 
@@ -76,7 +99,11 @@ class LiveSession:
                 raise RuntimeError(f"generation failed: {self.composer.error!r}") from self.composer.error
             if not ready:
                 raise RuntimeError(f"the first bar was not generated within {self.options.ready_timeout:.0f} s")
-            self.sequencer.play(self.clock.now() + self.options.preroll, bars)
+            if isinstance(self.transport, InternalTransport):
+                self.transport.t0 = self.clock.now() + self.options.preroll
+            else:
+                log.info("waiting for MIDI clock and Start (or Continue) on the input port")
+            self.sequencer.play(bars)
         finally:
             self.composer.stop()
             self.tracker.release_all()
@@ -85,4 +112,3 @@ class LiveSession:
         """All Notes Off on our channels first: a previous run killed with SIGKILL could not clean up."""
         self.tracker.channels.update(self.info.channels)
         self.tracker.release_all(force=True)
-

@@ -28,6 +28,7 @@ class Mood:
     dynamics : how far velocities move (+/-) with note probability and metric accents.
     swing : delay of off-beat 16th steps, as a fraction of a step (0 = straight, 0.33 = triplet feel).
     legato : share of a note's length that is held (1 = full, 0.5 = staccato).
+    density : -1 (sparser) .. +1 (denser): moves the note threshold (see perform.threshold_for).
     programs : GM program (0-127) per track name, overriding the model's instruments.
     """
 
@@ -38,6 +39,7 @@ class Mood:
     dynamics: int = 16
     swing: float = 0.0
     legato: float = 1.0
+    density: float = 0.0
     programs: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -48,6 +50,7 @@ class Mood:
             ("dynamics", self.dynamics, 0, 63),
             ("swing", self.swing, 0.0, 0.5),
             ("legato", self.legato, 0.05, 1.0),
+            ("density", self.density, -1.0, 1.0),
         ):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
                 raise ValueError(f"mood '{self.name}': {key} must be in [{low}, {high}], got {value!r}")
@@ -55,12 +58,33 @@ class Mood:
             if not isinstance(program, int) or not 0 <= program <= 127:
                 raise ValueError(f"mood '{self.name}': programs.{track} must be a GM program 0-127, got {program!r}")
 
-    def at(self, valence: float | None = None, arousal: float | None = None) -> Mood:
-        """The same rendering choices at another point of the plane."""
+    def at(self, valence: float | None = None, arousal: float | None = None, density: float | None = None) -> Mood:
+        """The same rendering choices at another point of the plane (or another density)."""
         return replace(
             self,
             valence=self.valence if valence is None else valence,
             arousal=self.arousal if arousal is None else arousal,
+            density=self.density if density is None else density,
+        )
+
+    def blend(self, other: Mood, frac: float) -> Mood:
+        """The mood ``frac`` of the way from this one to ``other`` (0 = self, 1 = other).
+
+        Numbers glide; names and instruments switch half-way.
+        """
+        if frac <= 0.0:
+            return self
+        if frac >= 1.0:
+            return other
+
+        def mix(a: float, b: float) -> float:
+            return a + (b - a) * frac
+
+        return replace(
+            other if frac >= 0.5 else self,
+            valence=mix(self.valence, other.valence), arousal=mix(self.arousal, other.arousal),
+            velocity=int(round(mix(self.velocity, other.velocity))), dynamics=int(round(mix(self.dynamics, other.dynamics))),
+            swing=mix(self.swing, other.swing), legato=mix(self.legato, other.legato), density=mix(self.density, other.density),
         )
 
     @property
@@ -68,7 +92,8 @@ class Mood:
         return (self.valence, self.arousal)
 
     def describe(self) -> str:
-        return f"{self.name} (valence {self.valence:+.2f}, arousal {self.arousal:+.2f})"
+        density = f", density {self.density:+.2f}" if self.density else ""
+        return f"{self.name} (valence {self.valence:+.2f}, arousal {self.arousal:+.2f}{density})"
 
 
 def default_moods_path() -> Path:

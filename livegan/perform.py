@@ -62,21 +62,31 @@ def split_bars(notes: list[Note], info: ModelInfo, first_bar: int = 0) -> list[l
     return bars
 
 
-def perform_bar(notes: list[Note], info: ModelInfo, mood: Mood, bar_id: int) -> list[NoteEvent]:
-    """One bar's notes -> sorted note-on/note-off events, with the mood's dynamics, swing and legato."""
+def perform_notes(notes: list[Note], info: ModelInfo, mood: Mood, bar_id: int) -> list[tuple[NoteEvent, NoteEvent]]:
+    """One bar's notes -> (note-on, note-off) pairs, with the mood's dynamics, swing and legato."""
     channels = info.channels
-    events: list[NoteEvent] = []
+    pairs = []
     for i, n in enumerate(notes):
         drum = info.tracks[n.track].is_drum
         start = n.start + _swing(n.start, info.steps_per_beat, mood.swing)
         length = DRUM_HIT_STEPS if drum else max(0.5, n.length * mood.legato)
         end = max(start + 0.25, n.start + length)
-        velocity = _velocity(n, info, mood)
         key = (bar_id, i)
         ch = channels[n.track]
-        events.append(NoteEvent(start, NOTE_ON, ch, n.pitch, velocity, key))
-        events.append(NoteEvent(end, NOTE_OFF, ch, n.pitch, 0, key))
-    return sorted(events)
+        pairs.append((NoteEvent(start, NOTE_ON, ch, n.pitch, _velocity(n, info, mood), key),
+                      NoteEvent(end, NOTE_OFF, ch, n.pitch, 0, key)))
+    return pairs
+
+
+def perform_bar(notes: list[Note], info: ModelInfo, mood: Mood, bar_id: int) -> list[NoteEvent]:
+    """One bar's notes -> note-on/note-off events sorted by time (releases first at equal times)."""
+    return sorted(e for pair in perform_notes(notes, info, mood, bar_id) for e in pair)
+
+
+def threshold_for(info: ModelInfo, mood: Mood, threshold: float | None = None) -> float:
+    """The note threshold a mood asks for: density +1 lowers it (more notes), -1 raises it."""
+    base = info.threshold if threshold is None else threshold
+    return min(0.95, max(0.05, base - 0.3 * mood.density))
 
 
 def _swing(step: int, steps_per_beat: int, swing: float) -> float:

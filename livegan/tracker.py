@@ -40,6 +40,12 @@ class NoteTracker:
             self.port.send(mido.Message("note_off", channel=channel, note=pitch))
             del self.sounding[(channel, pitch)]
 
+    def release_channel(self, channel: int) -> None:
+        """Note-off for every note sounding on ``channel`` (a track was muted)."""
+        for ch, pitch in [k for k in self.sounding if k[0] == channel]:
+            self.port.send(mido.Message("note_off", channel=ch, note=pitch))
+            del self.sounding[(ch, pitch)]
+
     def program(self, channel: int, program: int) -> None:
         self.port.send(mido.Message("program_change", channel=channel, program=program))
         self.channels.add(channel)

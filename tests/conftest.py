@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+from daemonkit import Daemon
 from jackkit import JackServer, MidiDump, ensure_jack_tools
 
 
@@ -62,3 +63,20 @@ def midi_dump(jack_server: JackServer) -> Iterator[Callable[..., MidiDump]]:
 
 
 # Model fixtures (tiny ONNX models from tests/onnx_models.py) go below.
+
+
+@pytest.fixture
+def daemon_factory(jack_server: JackServer) -> Iterator[Callable[..., Daemon]]:
+    """Factory: ``daemon_factory(*run_args) -> Daemon``, ``livegan run --api jack`` on ``jack_server``.
+
+    Torch is made unimportable in the daemon's process; every daemon is killed after the test.
+    """
+    started: list[Daemon] = []
+
+    def start(*args: str) -> Daemon:
+        started.append(Daemon(jack_server, *args))
+        return started[-1]
+
+    yield start
+    for daemon in started:
+        daemon.kill()

@@ -2,7 +2,6 @@
 
 import numpy as np
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from livegan.roll import Note, binarize, flatten_bars, notes_to_roll, roll_to_notes

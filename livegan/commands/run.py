@@ -39,24 +39,36 @@ def default_model_path() -> Path:
 @click.option("--lookahead", type=click.IntRange(1, 16), default=2, show_default=True, help="Bars generated ahead of the playhead.")
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
 @click.option("--bars", type=click.IntRange(1), default=None, help="Stop after this many bars (default: play until stopped).")
+@click.option("--clock", "clock_source", type=click.Choice(["internal", "external"]), default="internal", show_default=True,
+              help="external: follow MIDI clock, Start/Stop/Continue and Song Position from the input port (the DAW leads).")
+@click.option("--send-clock", is_flag=True, help="Send MIDI clock and Start/Stop on the output port, so a DAW or hardware can follow.")
+@click.option("--switch", type=click.Choice(["bar", "beat"]), default="bar", show_default=True, help="Mood changes land at the next bar or the next beat.")
+@click.option("--morph", "morph_bars", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Mood changes glide over this many bars (0: switch at the next bar).")
 @click.option("-q", "--quiet", is_flag=True, help="No status line.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
 def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api: str | None, model: Path | None,
         device: str, bpm: float, mood_name: str | None, moods_file: Path | None, controls_file: Path | None,
-        seed: int | None, lookahead: int, threshold: float | None, bars: int | None, quiet: bool, verbose: bool) -> None:
+        seed: int | None, lookahead: int, threshold: float | None, bars: int | None, clock_source: str, send_clock: bool,
+        switch: str, morph_bars: int, quiet: bool, verbose: bool) -> None:
     """Stream generated bars to a MIDI port, on time, until Ctrl-C."""
     if verbose:
         logging.getLogger().setLevel(logging.DEBUG)
     started = time.perf_counter()
     from livegan.clock import MonotonicClock
-    from livegan.controls import load_control_map
+    from livegan.controls import load_control_map, user_controls_path
     from livegan.engine import OnnxGenerator
     from livegan.live import LiveSession, SessionOptions
     from livegan.mood import find_mood, load_moods
     from livegan.ports import open_input, open_output
 
     presets = load_moods(moods_file)
+    if controls_file is None and user_controls_path().is_file():
+        controls_file = user_controls_path()
+        log.info("controls learned with 'livegan learn': %s", controls_file)
     controls = load_control_map(controls_file)
+    if clock_source == "external" and no_input:
+        raise UserError("--clock external follows MIDI clock from the input port: drop --no-input (and pass --in NAME)")
     start_mood = presets.index(find_mood(presets, mood_name)) if mood_name else 0
     model = model or default_model_path()
     if not model.is_file() and model == default_model_path():
@@ -75,11 +87,13 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
     inport = None
     try:
         session = LiveSession(generator, presets, controls, port, clock,
-                              SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood),
+                              SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood,
+                                             clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars),
                               on_bar=status.update)
         if not no_input:
             inport = open_input(in_name or "LiveGAN In", api, session.on_message, virtual=in_name is None)
-        log.info("playing to '%s' at %g BPM (ready in %.2f s); Ctrl-C stops", port.name, bpm, time.perf_counter() - started)
+        tempo = "following MIDI clock" if clock_source == "external" else f"at {bpm:g} BPM"
+        log.info("playing to '%s' %s (ready in %.2f s); Ctrl-C stops", port.name, tempo, time.perf_counter() - started)
         try:
             session.run(bars)
         except RuntimeError as exc:
@@ -119,7 +133,7 @@ class StatusLine:
         mood = bar.mood.describe() if bar.mood else "-"
         gen = f"{bar.gen_seconds * 1e3:5.1f} ms" if bar.gen_seconds is not None else "  late "
         late = bar.lateness.summary()
-        sys.stderr.write(f"\r\x1b[2Kbar {bar.number:5d} | {mood} | {self.bpm:g} BPM | gen {gen} | late p99 {late['p99_ms']:.2f} ms")
+        sys.stderr.write(f"\r\x1b[2Kbar {bar.number:5d} | {mood} | {bar.tempo} | gen {gen} | late p99 {late['p99_ms']:.2f} ms")
         sys.stderr.flush()
 
     def close(self) -> None:

@@ -84,8 +84,8 @@ class ModelConfig:
 class TrainConfig:
     """Optimisation settings (WGAN-GP with Adam, as the MuseGAN papers)."""
 
-    steps: int = 20000
-    batch_size: int = 32
+    steps: int = 16000
+    batch_size: int = 16
     d_steps: int = 1
     lr_g: float = 0.001
     lr_d: float = 0.001

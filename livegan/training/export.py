@@ -12,6 +12,7 @@ loads it.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -65,11 +66,16 @@ def export_onnx(checkpoint: str | Path, out: str | Path, extra: dict[str, Any] |
         info = ModelInfo.from_dict({**info.to_dict(), "extra": {**info.extra, **extra}})
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _export_graph(module, info, out)
-    _attach_metadata(out, info)
-    difference = check_parity(module, out, info)
+    partial = out.with_name(out.name + ".partial")  # renamed to ``out`` only once every check passed
+    try:
+        _export_graph(module, info, partial)
+        _attach_metadata(partial, info)
+        difference = check_parity(module, partial, info)
+        check_loads(partial, info)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
     log.info("torch and ONNX Runtime agree within %.2e (max |diff|)", difference)
-    check_loads(out, info)
     return info
 
 
@@ -108,8 +114,8 @@ def check_parity(module: ExportedGenerator, path: Path, info: ModelInfo, batch: 
     (got,) = session.run([OUTPUT_ROLL], {INPUT_LATENT: z.numpy(), INPUT_MOOD: mood.numpy()})
     difference = float(np.abs(got - expected).max())
     if got.shape != expected.shape or not difference <= TOLERANCE:
-        raise UserError(f"export check failed for '{path}': ONNX Runtime differs from torch by {difference:.2e} "
-                        f"(limit {TOLERANCE:.0e}); the file is not usable")
+        raise UserError(f"export check failed for '{str(path).removesuffix('.partial')}': ONNX Runtime differs "
+                        f"from torch by {difference:.2e} (limit {TOLERANCE:.0e}); nothing was written")
     return difference
 
 

@@ -1,0 +1,93 @@
+"""Training: networks, checkpoints, samples, resume, and the command line."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from livegan.cli import main
+from livegan.errors import UserError
+from livegan.training.checkpoint import load_checkpoint
+from livegan.training.nets import Critic, Generator
+from livegan.training.train import train
+from test_training_helpers import GRID, TINY_MODEL, tiny_config, tiny_dataset
+
+
+def test_the_generator_maps_latent_and_mood_to_a_roll_in_range():
+    gen = Generator(TINY_MODEL, GRID, 4)
+    z = torch.randn(3, gen.latent_size)
+    roll = gen(z, torch.zeros(3, 2))
+    assert roll.shape == (3, 4, 4, 16, 72)
+    assert roll.min() >= -1 and roll.max() <= 1
+    critic = Critic(TINY_MODEL, GRID, 4)
+    assert critic(roll, torch.zeros(3, 2)).shape == (3,)
+
+
+def test_the_mood_reaches_both_networks():
+    torch.manual_seed(0)
+    gen, critic = Generator(TINY_MODEL, GRID, 4).eval(), Critic(TINY_MODEL, GRID, 4)
+    z = torch.randn(2, gen.latent_size)
+    happy, sad = torch.tensor([[0.8, 0.6]] * 2), torch.tensor([[-0.8, -0.6]] * 2)
+    assert not torch.allclose(gen(z, happy), gen(z, sad))
+    roll = gen(z, happy).detach()
+    assert not torch.allclose(critic(roll, happy), critic(roll, sad))
+
+
+def test_a_run_writes_config_checkpoints_and_sample_rolls(tmp_path):
+    data = tiny_dataset(tmp_path / "d.npz")
+    last = train(data, tiny_config(), tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert last == run / "last.pt" and (run / "config.json").is_file()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_0000002.pt", "step_0000004.pt"]
+    assert (run / "samples" / "step_0000004.npz").is_file()
+    state, meta = load_checkpoint(last)
+    assert int(state["step"]) == 4 and meta["info"]["extra"]["training"]["steps"] == 4
+    assert set(meta["info"]["moods"]) >= {"uplifting", "meditation", "nature-inspired", "bittersweet"}
+
+
+def test_a_resumed_run_ends_where_the_uninterrupted_run_ends(tmp_path):
+    data = tiny_dataset(tmp_path / "d.npz")
+    train(data, tiny_config(steps=4), tmp_path / "straight", progress=False)
+    train(data, tiny_config(steps=2), tmp_path / "halves", progress=False)
+    train(data, tiny_config(steps=4), tmp_path / "halves", resume=True, progress=False)
+    a, _ = load_checkpoint(tmp_path / "straight" / "last.pt")
+    b, _ = load_checkpoint(tmp_path / "halves" / "last.pt")
+    for name, tensor in a["generator"].items():
+        assert torch.allclose(tensor.float(), b["generator"][name].float(), atol=1e-6), name
+
+
+def test_resuming_without_a_checkpoint_is_one_clear_error(tmp_path):
+    data = tiny_dataset(tmp_path / "d.npz")
+    with pytest.raises(UserError, match="cannot resume"):
+        train(data, tiny_config(), tmp_path / "fresh", resume=True, progress=False)
+
+
+@pytest.mark.parametrize("content", ["missing", "truncated", "foreign", "code"])
+def test_a_bad_checkpoint_is_one_clear_error(tmp_path, content):
+    path = tmp_path / "bad.pt"
+    if content == "truncated":
+        data = tiny_dataset(tmp_path / "d.npz")
+        train(data, tiny_config(steps=1), tmp_path / "run", progress=False)
+        path.write_bytes((tmp_path / "run" / "last.pt").read_bytes()[:2000])
+    elif content == "foreign":
+        torch.save({"model": torch.zeros(2)}, path)
+    elif content == "code":
+        torch.save({"generator": torch.nn.Linear(2, 2)}, path)  # a pickled module: never unpickled
+    with pytest.raises(UserError, match="bad.pt") as err:
+        load_checkpoint(path)
+    assert "\n" not in str(err.value)
+
+
+def test_train_on_the_command_line_refuses_to_overwrite_a_run(tmp_path, capsys):
+    data = tiny_dataset(tmp_path / "d.npz")
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        "[model]\nz_shared = 8\nz_temporal = 8\nz_private = 4\nz_private_temporal = 4\ntemporal_hidden = 16\n"
+        "g_trunk = [16, 16, 8]\ng_branch = 4\nd_track = 4\nd_chroma = 4\nd_merged = [8, 8, 8, 16]\n"
+        "[train]\nsteps = 2\nbatch_size = 4\nthreads = 1\n")
+    args = ["train", "--data", str(data), "--config", str(config), "--out", str(tmp_path / "run"), "--no-progress"]
+    main(args)
+    assert "checkpoint:" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2 and "--resume" in capsys.readouterr().err
