@@ -39,7 +39,7 @@ class SessionOptions:
     preroll: float = 0.1  # seconds between "ready" and bar 1, so bar 1's first events are not late
     ready_timeout: float = 30.0
     background: bool = True  # False: generate synchronously (simulations on a FakeClock)
-    clock: str = "internal"  # or "external": follow MIDI clock from the input
+    clock: str = "internal"  # "external": follow MIDI clock from the input; "link": an Ableton Link session
     send_clock: bool = False  # send MIDI clock, Start and Stop (internal clock only)
     switch: str = "bar"  # mood changes land at the next "bar" or "beat"
     morph_bars: int = 0  # mood changes glide over this many bars
@@ -51,8 +51,8 @@ class LiveSession:
     def __init__(self, generator: Generator, presets: list[Mood], controls: ControlMap, port: mido.ports.BaseOutput,
                  clock: Clock, options: SessionOptions = SessionOptions(),
                  on_bar: Callable[[BarStarted], None] | None = None) -> None:
-        if options.clock not in ("internal", "external"):
-            raise ValueError(f"clock must be 'internal' or 'external', got {options.clock!r}")
+        if options.clock not in ("internal", "external", "link"):
+            raise ValueError(f"clock must be 'internal', 'external' or 'link', got {options.clock!r}")
         self.info = generator.info
         self.presets = presets
         self.state = ControlState(controls, len(presets), preset=options.start_mood)
@@ -64,6 +64,10 @@ class LiveSession:
                                  options.background, options.morph_bars, include_current=options.switch == "beat")
         if options.clock == "external":
             self.transport = MidiClockFollower(clock, self.info.steps_per_beat)
+        elif options.clock == "link":
+            from livegan.link import LinkTransport
+
+            self.transport = LinkTransport(clock, options.bpm, self.info.steps_per_beat, self.info.beats_per_bar)
         else:
             self.transport = InternalTransport(clock, options.bpm, self.info.steps_per_beat)
         send_clock = options.send_clock and options.clock == "internal"
@@ -101,12 +105,13 @@ class LiveSession:
                 raise RuntimeError(f"the first bar was not generated within {self.options.ready_timeout:.0f} s")
             if isinstance(self.transport, InternalTransport):
                 self.transport.t0 = self.clock.now() + self.options.preroll
-            else:
+            elif isinstance(self.transport, MidiClockFollower):
                 log.info("waiting for MIDI clock and Start (or Continue) on the input port")
             self.sequencer.play(bars)
         finally:
             self.composer.stop()
             self.tracker.release_all()
+            getattr(self.transport, "close", lambda: None)()
 
     def _clear_channels(self) -> None:
         """All Notes Off on our channels first: a previous run killed with SIGKILL could not clean up."""

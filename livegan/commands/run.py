@@ -39,8 +39,9 @@ def default_model_path() -> Path:
 @click.option("--lookahead", type=click.IntRange(1, 16), default=2, show_default=True, help="Bars generated ahead of the playhead.")
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
 @click.option("--bars", type=click.IntRange(1), default=None, help="Stop after this many bars (default: play until stopped).")
-@click.option("--clock", "clock_source", type=click.Choice(["internal", "external"]), default="internal", show_default=True,
-              help="external: follow MIDI clock, Start/Stop/Continue and Song Position from the input port (the DAW leads).")
+@click.option("--clock", "clock_source", type=click.Choice(["internal", "external", "link"]), default="internal", show_default=True,
+              help="external: follow MIDI clock, Start/Stop/Continue and Song Position from the input port (the DAW leads); "
+                   "link: share tempo and bar phase with an Ableton Link session (pip install 'livegan[link]').")
 @click.option("--send-clock", is_flag=True, help="Send MIDI clock and Start/Stop on the output port, so a DAW or hardware can follow.")
 @click.option("--switch", type=click.Choice(["bar", "beat"]), default="bar", show_default=True, help="Mood changes land at the next bar or the next beat.")
 @click.option("--morph", "morph_bars", type=click.IntRange(0, 64), default=0, show_default=True,
@@ -92,7 +93,7 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
                               on_bar=status.update)
         if not no_input:
             inport = open_input(in_name or "LiveGAN In", api, session.on_message, virtual=in_name is None)
-        tempo = "following MIDI clock" if clock_source == "external" else f"at {bpm:g} BPM"
+        tempo = {"external": "following MIDI clock", "link": "in the Ableton Link session"}.get(clock_source, f"at {bpm:g} BPM")
         log.info("playing to '%s' %s (ready in %.2f s); Ctrl-C stops", port.name, tempo, time.perf_counter() - started)
         try:
             session.run(bars)
