@@ -150,7 +150,7 @@ def render_wav(messages: Iterable[tuple[float, mido.Message]], seconds: float, p
     started = time.perf_counter()
     path = Path(path)
     total = int(round((seconds + tail) * sample_rate))
-    synth = new_synth(soundfont, sample_rate, gain)
+    synth = new_synth(soundfont, sample_rate, gain, **{"synth.cpu-cores": min(4, os.cpu_count() or 1)})
     try:
         with wave.open(str(path), "wb") as out:
             out.setnchannels(2)

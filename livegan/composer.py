@@ -28,6 +28,8 @@ from livegan.perform import NoteEvent, perform_notes, phrase_notes, split_bars, 
 
 log = logging.getLogger(__name__)
 
+REMAKE_INTERVAL = 0.04  # seconds: how often at most a bar ahead is regenerated for a newer mood
+
 
 @dataclass(frozen=True)
 class Bar:
@@ -106,6 +108,8 @@ class Composer:
         self._bars: dict[int, Bar] = {}
         self._playhead = -1
         self._morph: Morph | None = None
+        self._made_at: dict[int, float] = {}  # when each bar ahead was last generated (monotonic s)
+        self._retry = 0.25
         self._last_mood: Mood | None = None  # mood of the last bar taken
         self._cond = threading.Condition()
         self._stopped = False
@@ -182,7 +186,7 @@ class Composer:
                 with self._cond:
                     job = self._next_job()
                     while job is None and not self._stopped:
-                        self._cond.wait(0.25)
+                        self._cond.wait(self._retry)
                         job = self._next_job()
                     if self._stopped:
                         return
@@ -199,14 +203,25 @@ class Composer:
             self._compose_from(*job)
 
     def _next_job(self, include_playhead: bool | None = None) -> tuple[int, Morph] | None:
-        """The first bar ahead that is missing or made in an older mood, with the morph to make it in."""
+        """The first bar ahead that is missing or made in an older mood, with the morph to make it in.
+
+        In the background, a bar is remade at most every ``REMAKE_INTERVAL`` seconds, so a
+        flood of knob moves costs a few generations per bar, not one per message.
+        """
         version, mood = self.mood_now()
         current = self.include_current if include_playhead is None else include_playhead
         first = self._playhead if current and self._playhead >= 0 else self._playhead + 1
+        now = time.monotonic()
+        self._retry = 0.25
         for index in range(first, self._playhead + 1 + self.lookahead):
             bar = self._bars.get(index)
-            if bar is None or bar.version != version:
+            if bar is None:
                 return index, self._morph_for(version, mood, index)
+            if bar.version != version:
+                wait = self._made_at.get(index, 0.0) + REMAKE_INTERVAL - now
+                if not self.background or wait <= 0:
+                    return index, self._morph_for(version, mood, index)
+                self._retry = min(self._retry, wait)
         return None
 
     def _morph_for(self, version: int, mood: Mood, index: int) -> Morph:
@@ -237,6 +252,8 @@ class Composer:
         with self._cond:
             low = self._playhead if self.include_current else self._playhead + 1
             self._bars.update({i: b for i, b in bars.items() if i >= low})
+            made = time.monotonic()
+            self._made_at = {i: self._made_at.get(i, made) for i in self._bars} | {i: made for i in bars if i >= low}
             self._cond.notify_all()
         log.debug("generated bars %d-%d in %.1f ms (%s)", index + 1, indices[-1] + 1, seconds * 1e3, moods[0].describe())
 

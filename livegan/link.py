@@ -26,12 +26,13 @@ class LinkTransport:
     """Positions (steps) on a Link session's beat timeline, converted to the clock's seconds."""
 
     def __init__(self, clock: Clock, bpm: float, steps_per_beat: int, beats_per_bar: int,
-                 session: object | None = None, poll: float = 0.02, spin: float = 0.0015) -> None:
+                 session: object | None = None, poll: float = 0.02, spin: float = 0.0015, join_timeout: float = 1.0) -> None:
         self.clock = clock
         self.steps_per_beat = steps_per_beat
         self.quantum = float(beats_per_bar)
         self.poll = poll
         self.spin = spin
+        self.join_timeout = join_timeout
         if session is None:
             session = _import_link().Link(bpm)
             session.enabled = True
@@ -56,6 +57,10 @@ class LinkTransport:
         if self._started or self.clock.stop.is_set():
             return None
         self._started = True
+        # Give a session on the network a moment to be found, so bar 1 lands on *its* bar line.
+        deadline = self.clock.now() + self.join_timeout
+        while self.session.numPeers() == 0 and self.clock.now() < deadline and not self.clock.stop.wait(0.02):
+            pass
         state = self.session.captureAppSessionState()
         now = self.session.clock().micros()
         bar = round((state.beatAtTime(now, self.quantum) - state.phaseAtTime(now, self.quantum)) / self.quantum)

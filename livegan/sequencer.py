@@ -101,7 +101,8 @@ class Sequencer:
         self.muted = muted
         self.ticks_per_step = TICKS_PER_BEAT / info.steps_per_beat
         self.lateness = Lateness()
-        self.bar_starts: list[float] = []  # when each bar played was due, for tests and soak checks
+        self.bar_starts: deque[float] = deque(maxlen=4096)  # when the last bars played were due (tests, soak)
+        self.bars_played = 0
         self.mood: Mood | None = None
         self.programs: dict[int, int] = {}
         self._heap: list[tuple[float, int, int, object]] = []
@@ -175,6 +176,7 @@ class Sequencer:
         self._next_index, self._last_bar = index + 1, song_bar
         if in_bar == 0:
             self.bar_starts.append(self.transport.time_of(bar_start))
+            self.bars_played += 1
         self._apply_mutes()
         if bar is None:
             if in_bar == 0:

@@ -120,7 +120,7 @@ def test_a_generator_that_never_delivers_does_not_stop_the_clock(generator, capl
         session.sequencer.play(bars=5)
     Stuck.release.set()
     session.composer.stop()
-    assert session.sequencer.bar_starts == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert list(session.sequencer.bar_starts) == [0.0, 2.0, 4.0, 6.0, 8.0]
     assert caplog.text.count("generation is late") >= 4
 
 

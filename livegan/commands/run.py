@@ -46,12 +46,18 @@ def default_model_path() -> Path:
 @click.option("--switch", type=click.Choice(["bar", "beat"]), default="bar", show_default=True, help="Mood changes land at the next bar or the next beat.")
 @click.option("--morph", "morph_bars", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Mood changes glide over this many bars (0: switch at the next bar).")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write everything sent to this standard MIDI file, kept complete on disk as the take grows.")
+@click.option("--synth", is_flag=True, help="Also play what is sent through FluidSynth: to the sound card, or to JACK with --api jack.")
+@click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="SoundFont for --synth (default: $LIVEGAN_SOUNDFONT, else the system's GM SoundFont).")
 @click.option("-q", "--quiet", is_flag=True, help="No status line.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
 def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api: str | None, model: Path | None,
         device: str, bpm: float, mood_name: str | None, moods_file: Path | None, controls_file: Path | None,
         seed: int | None, lookahead: int, threshold: float | None, bars: int | None, clock_source: str, send_clock: bool,
-        switch: str, morph_bars: int, quiet: bool, verbose: bool) -> None:
+        switch: str, morph_bars: int, record: Path | None, synth: bool, soundfont: Path | None, quiet: bool,
+        verbose: bool) -> None:
     """Stream generated bars to a MIDI port, on time, until Ctrl-C."""
     if verbose:
         logging.getLogger().setLevel(logging.DEBUG)
@@ -61,7 +67,7 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
     from livegan.engine import OnnxGenerator
     from livegan.live import LiveSession, SessionOptions
     from livegan.mood import find_mood, load_moods
-    from livegan.ports import open_input, open_output
+    from livegan.ports import default_api, open_input, open_output
 
     presets = load_moods(moods_file)
     if controls_file is None and user_controls_path().is_file():
@@ -85,6 +91,10 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
     _stop_on_signals(clock)
     status = StatusLine(bpm, enabled=not quiet and sys.stderr.isatty())
     port = open_output(port_name, api, existing=existing)
+    if record is not None or synth:
+        from livegan.midifile import tap_output  # FluidSynth is imported only for --synth
+
+        port = tap_output(port, generator.info, bpm, record, synth, soundfont, api or default_api())
     inport = None
     try:
         session = LiveSession(generator, presets, controls, port, clock,
@@ -95,6 +105,7 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
             inport = open_input(in_name or "LiveGAN In", api, session.on_message, virtual=in_name is None)
         tempo = {"external": "following MIDI clock", "link": "in the Ableton Link session"}.get(clock_source, f"at {bpm:g} BPM")
         log.info("playing to '%s' %s (ready in %.2f s); Ctrl-C stops", port.name, tempo, time.perf_counter() - started)
+        watchdog = _watch_jack(clock) if (api or default_api()) == "jack" else None
         try:
             session.run(bars)
         except RuntimeError as exc:
@@ -102,13 +113,25 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
             log.error("stopped: %s; all notes were released", exc)
             sys.exit(1)
         status.close()
+        if watchdog is not None and watchdog.gone.is_set():
+            log.error("stopped: the JACK server went away (its ports, and the notes on them, went with it); "
+                      "start livegan again once JACK is back")
+            sys.exit(3)
         late = session.sequencer.lateness.summary()
         log.info("stopped after %d bars; event lateness median %.2f ms, p99 %.2f ms, max %.2f ms",
-                 len(session.sequencer.bar_starts), late["median_ms"], late["p99_ms"], late["max_ms"])
+                 session.sequencer.bars_played, late["median_ms"], late["p99_ms"], late["max_ms"])
     finally:
         if inport is not None:
             inport.close()
         port.close()
+
+
+def _watch_jack(clock):
+    """Stop the clock if the JACK server goes away (rtmidi would go on sending into nothing)."""
+    from livegan.jackwatch import JackWatchdog
+
+    watchdog = JackWatchdog(clock.stop.set)
+    return watchdog if watchdog.active else None
 
 
 def _stop_on_signals(clock) -> None:

@@ -87,8 +87,8 @@ class TrainConfig:
     steps: int = 16000
     batch_size: int = 16
     d_steps: int = 1
-    lr_g: float = 0.001
-    lr_d: float = 0.001
+    lr_g: float = 0.0005
+    lr_d: float = 0.0005
     betas: tuple[float, float] = (0.5, 0.9)
     gp_weight: float = 10.0
     transpose: int = 5

@@ -1,8 +1,9 @@
 """Distributed training with PyTorch's own engine: torchrun + DistributedDataParallel.
 
 ``torchrun --nproc-per-node=G -m livegan train ...`` (one machine, G GPUs) or
-``torchrun --nnodes=M --node-rank=R --rdzv-endpoint=HOST:PORT ...`` (M machines)
-sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; :func:`setup` reads them, joins
+``torchrun --nnodes=M --nproc-per-node=G --node-rank=R --rdzv-backend=c10d
+--rdzv-endpoint=HOST:PORT -m livegan train ...`` on each of M machines sets
+``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; :func:`setup` reads them, joins
 the process group (NCCL on CUDA, gloo on CPU) and picks the device. Without them
 training runs in one process. Gradients are averaged by DDP; each process draws
 its own batches, so the effective batch is ``batch_size x WORLD_SIZE``.

@@ -54,7 +54,8 @@ def write_samples(generator: nn.Module, folder: Path, step: int, tracks: tuple[T
     probs = generate_probs(generator, z, mood)
     path = folder / f"step_{step:07d}.npz"
     np.savez_compressed(path, probs=probs, mood=mood.numpy(), names=np.array(names))
-    render_png(probs > 0.5, path.with_suffix(".png"), tracks, lowest_pitch, [f"{n} (valence {m[0]:+.1f}, arousal {m[1]:+.1f})" for n, m in zip(names, mood.tolist())])
+    titles = [f"{n} (valence {m[0]:+.1f}, arousal {m[1]:+.1f})" for n, m in zip(names, mood.tolist())]
+    render_png(probs > 0.5, path.with_suffix(".png"), tracks, lowest_pitch, titles)
     return path
 
 

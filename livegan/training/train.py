@@ -113,7 +113,7 @@ def _loop(run: Run, progress: bool, minutes: float) -> None:
         _step(run)
         run.elapsed = time.monotonic() - started
         bar.update(1)
-        out_of_time = minutes > 0 and run.elapsed >= minutes * 60.0
+        out_of_time = minutes > 0 and distributed.all_mean(float(run.elapsed >= minutes * 60.0), run.ctx) > 0
         if run.step % t.log_every == 0 or run.step == t.steps:
             bar.set_postfix({k: f"{v:.3f}" for k, v in run.losses.items()}, refresh=False)
         if run.ctx.main and (run.step % t.sample_every == 0 or run.step == t.steps or out_of_time):

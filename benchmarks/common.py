@@ -1,0 +1,158 @@
+"""Shared parts of the benchmark scripts: arguments, environment facts, load, tables and JSON.
+
+Benchmarks are scripts, not tests: each prints a table and writes commit-friendly JSON
+(sorted keys, rounded numbers, the command and the machine) to ``benchmarks/results/``
+or ``--out``. ``--quick`` runs a tiny version (the smoke tests in
+``tests/test_benchmarks.py`` use it); its numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+RESULTS = REPO / "benchmarks" / "results"
+NO_TORCH = TESTS / "no_torch"  # first on a daemon's PYTHONPATH: importing torch there fails loudly
+for _path in (str(REPO), str(TESTS)):  # livegan from this checkout; jackkit and onnx_models from tests/
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import numpy as np  # noqa: E402
+
+
+def parser(name: str, description: str, model: bool = True) -> argparse.ArgumentParser:
+    """Arguments every benchmark takes: --quick, --out, and (most) --model."""
+    p = argparse.ArgumentParser(prog=f"benchmarks/{name}.py", description=description)
+    p.add_argument("--quick", action="store_true", help="a tiny run for smoke tests; its numbers mean nothing")
+    p.add_argument("--out", type=Path, default=RESULTS / f"{name}.json", help="JSON file to write (default: %(default)s)")
+    if model:
+        p.add_argument("--model", type=Path, default=REPO / "models" / "default.onnx", help="ONNX model (default: %(default)s)")
+    return p
+
+
+def check_model(path: Path) -> Path:
+    if not path.is_file():
+        sys.exit(f"no model at '{path}': pass --model FILE.onnx (e.g. one from 'livegan export')")
+    return path
+
+
+def environment() -> dict[str, Any]:
+    """Facts that make a figure comparable: machine, load, versions, commit, date."""
+    import onnxruntime
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+            "cpu": _cpu_name(), "load_average_1m_before": round(os.getloadavg()[0], 2),
+            "python": platform.python_version(), "numpy": np.__version__, "onnxruntime": onnxruntime.__version__,
+            "commit": commit + (" (uncommitted changes)" if dirty else ""), "gpu": "not measured here (no GPU)"}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def spread_ms(seconds: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """Count, median, p99 and max of durations given in seconds, in milliseconds."""
+    x = np.asarray(seconds, dtype=float) * 1e3
+    if x.size == 0:
+        return {"n": 0, "median_ms": math.nan, "p99_ms": math.nan, "max_ms": math.nan}
+    return {"n": int(x.size), "median_ms": float(np.median(x)), "p99_ms": float(np.percentile(x, 99)), "max_ms": float(x.max())}
+
+
+@contextlib.contextmanager
+def busy_cores(n: int | None = None) -> Iterator[list[int]]:
+    """Keep ``n`` cores (default: all) busy with spinning processes; stop each by its pid afterwards."""
+    n = (os.cpu_count() or 1) if n is None else n
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(0.3)  # let the scheduler see them
+        yield [p.pid for p in procs]
+    finally:
+        for p in procs:
+            os.kill(p.pid, signal.SIGTERM)
+            p.wait(5)
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table; floats get 2 decimals, None shows as '-'."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h)) for i, h in enumerate(headers)]
+    line = lambda values: "  ".join(str(v).rjust(w) if i else str(v).ljust(w) for i, (v, w) in enumerate(zip(values, widths)))  # noqa: E731
+    return "\n".join([title, line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def clean(value: Any) -> Any:
+    """JSON-ready: floats rounded to 4 decimals (NaN -> None), numpy types as Python ones."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return clean(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(float(value)) else round(float(value), 4)
+    return value
+
+
+def write_result(path: Path, name: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Write ``{"benchmark", "command", "environment", "quick", "results"}`` as sorted, indented JSON."""
+    argv = " ".join(sys.argv[1:])
+    payload = {"benchmark": name, "command": f"python benchmarks/{name}.py {argv}".strip(),
+               "quick": bool(args.quick), "environment": environment(), "results": results}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(clean(payload), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"\nwrote {path}")
+
+
+def daemon_env(extra: dict[str, str]) -> dict[str, str]:
+    """Environment for a ``livegan run`` subprocess: ``extra`` (e.g. a JACK server's) plus the no-torch guard."""
+    path = os.pathsep.join(p for p in (str(NO_TORCH), str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return dict(extra, PYTHONPATH=path)
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid`` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_memory_mb(pid: int) -> dict[str, float]:
+    """Resident set now and its peak (VmRSS, VmHWM) of process ``pid``, in MiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return {"rss_mb": values.get("VmRSS", math.nan), "peak_rss_mb": values.get("VmHWM", math.nan)}

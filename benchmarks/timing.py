@@ -1,0 +1,217 @@
+"""Timing: how late the live path sends events, against mido's ``MidiFile.play()`` on the same events.
+
+Part 1 (in process, idle and with every core kept busy): the real :class:`LiveSession` (ONNX
+engine, composer thread, sequencer, :class:`MonotonicClock`) plays to a recording port;
+lateness = send time - deadline, as the sequencer records it (what ``livegan run`` logs at
+exit). The same messages (from a fake-clock simulation with the same seed) are written to
+a MIDI file at 960 ticks per beat and played with ``MidiFile.play(now=time.perf_counter)``;
+lateness = the time each message is sent - (start + its cumulative time in the file).
+
+Part 2 (a real JACK server, ``jackd -d dummy``): ``livegan run --api jack`` in its own
+process, recorded by ``jack_midi_dump``; note-on frames are fitted to a straight 16th-note
+grid (the first preset has no swing) and the residuals are the onset deviation that a
+recording DAW would see. JACK delivers MIDI on period boundaries (128 frames at 48 kHz,
+2.67 ms), so residuals of about +/-1.3 ms are the period's quantization.
+
+    python benchmarks/timing.py                  # the shipped model, 16 bars at 120 BPM per condition
+    python benchmarks/timing.py --model M.onnx --bars 32
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import common  # noqa: F401  (puts the checkout and tests/ on sys.path)
+import mido
+import numpy as np
+
+from common import busy_cores, check_model, daemon_env, parser, spread_ms, table, write_result
+
+OUT_PORT = "LiveGAN:LiveGAN Out"
+LATENESS_LINE = re.compile(r"lateness median ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms")
+
+
+def simulate_events(generator, bars: int, bpm: float, seed: int) -> list[tuple[float, mido.Message]]:
+    """The messages a session sends, at their exact deadlines (fake clock, generation inline)."""
+    from livegan.clock import FakeClock
+    from livegan.controls import ControlMap
+    from livegan.live import LiveSession, SessionOptions
+    from livegan.mood import load_moods
+    from livegan.ports import MemoryOutput
+
+    clock = FakeClock()
+    port = MemoryOutput(clock.now)
+    LiveSession(generator, load_moods(), ControlMap(), port, clock,
+                SessionOptions(bpm=bpm, seed=seed, background=False)).run(bars)
+    return port.sent
+
+
+def daemon_lateness(generator, bars: int, bpm: float, seed: int) -> tuple[np.ndarray, list[mido.Message]]:
+    """Play ``bars`` in real time as ``livegan run`` does; (lateness seconds [events], messages sent)."""
+    from livegan.clock import MonotonicClock
+    from livegan.controls import ControlMap
+    from livegan.live import LiveSession, SessionOptions
+    from livegan.mood import load_moods
+    from livegan.ports import MemoryOutput
+    from livegan.sequencer import Lateness
+
+    sys.setswitchinterval(0.0005)  # as livegan run sets it
+    port = MemoryOutput()
+    session = LiveSession(generator, load_moods(), ControlMap(), port, MonotonicClock(), SessionOptions(bpm=bpm, seed=seed))
+    session.sequencer.lateness = Lateness(window=deque(maxlen=10**7))
+    session.run(bars)
+    return np.array(session.sequencer.lateness.window), [m for _, m in port.sent]
+
+
+def to_midifile(sent: list[tuple[float, mido.Message]], bpm: float, ticks_per_beat: int = 960) -> mido.MidiFile:
+    """Timed messages -> a type 0 MIDI file at ``bpm``; times are exact on this grid for straight moods."""
+    tempo = mido.bpm2tempo(bpm)
+    tick_seconds = tempo / 1e6 / ticks_per_beat
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
+    first, last = sent[0][0], 0
+    for t, msg in sent:
+        tick = round((t - first) / tick_seconds)
+        track.append(msg.copy(time=tick - last))
+        last = tick
+    midi = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat)
+    midi.tracks.append(track)
+    return midi
+
+
+def mido_lateness(midi: mido.MidiFile) -> np.ndarray:
+    """Play ``midi`` with ``MidiFile.play()`` to a recording port; lateness seconds of each message."""
+    from livegan.ports import MemoryOutput
+
+    port, started, late, elapsed = MemoryOutput(), [], [], 0.0
+
+    def now() -> float:
+        t = time.perf_counter()
+        if not started:
+            started.append(t)  # play() reads its start time first
+        return t
+
+    for msg in midi.play(meta_messages=True, now=now):
+        elapsed += msg.time
+        if msg.is_meta:
+            continue
+        port.send(msg)
+        late.append(time.perf_counter() - (started[0] + elapsed))
+    return np.array(late)
+
+
+def in_process(model: Path, bars: int, bpm: float, seed: int) -> dict[str, Any]:
+    from livegan.engine import OnnxGenerator
+
+    generator = OnnxGenerator(model, threads=1)
+    generator.warm_up()
+    sent = simulate_events(generator, bars, bpm, seed)
+    midi = to_midifile(sent, bpm)
+    results = {}
+    for condition in ("idle", "loaded"):
+        with busy_cores() if condition == "loaded" else contextlib.nullcontext():
+            late, messages = daemon_lateness(generator, bars, bpm, seed)
+            played = mido_lateness(midi)
+        same = [m.bytes() for m in messages] == [m.bytes() for _, m in sent]
+        results[condition] = {"livegan": spread_ms(late), "mido_play": spread_ms(played), "same_messages": same}
+    return results
+
+
+def jack_take(model: Path, bars: int, bpm: float, seed: int) -> dict[str, Any]:
+    """One ``livegan run --api jack`` take recorded by jack_midi_dump: onset residuals from the 16th grid."""
+    from jackkit import JackServer, MidiDump
+
+    with JackServer() as jack:
+        args = [sys.executable, "-m", "livegan", "run", "--api", "jack", "--model", str(model), "--bpm", str(bpm),
+                "--bars", str(bars), "--seed", str(seed), "--no-input", "-q"]
+        proc = subprocess.Popen(args, env=daemon_env(jack.env), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        try:
+            jack.wait_for_port(OUT_PORT, timeout=60)
+            dump = MidiDump(jack, source=OUT_PORT)
+            _, stderr = proc.communicate(timeout=60 + bars * 240 / bpm)
+            time.sleep(0.3)
+            events = dump.stop()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        xruns, rate, period = jack.xruns(), jack.sample_rate, jack.period
+    frames = [e.frame for e in events if e.data[0] & 0xF0 == 0x90 and len(e.data) > 2 and e.data[2] > 0]
+    step_frames = 60 / bpm / 4 * rate
+    residual, slope = grid_residuals(np.array(frames, dtype=float), step_frames)
+    match = LATENESS_LINE.search(stderr)
+    return {"onsets": len(frames), "deviation": spread_ms(np.abs(residual) / rate),
+            "tempo_error_ppm": (slope / step_frames - 1) * 1e6 if len(frames) > 1 else None,
+            "period_ms": period / rate * 1e3, "xruns": xruns, "exit_code": proc.returncode,
+            "daemon_lateness_ms": dict(zip(("median_ms", "p99_ms", "max_ms"), map(float, match.groups()))) if match else None}
+
+
+def grid_residuals(frames: np.ndarray, step_frames: float) -> tuple[np.ndarray, float]:
+    """Fit frames = origin + k * step (k the nearest grid index) by least squares; (residuals, fitted step)."""
+    if len(frames) < 2:
+        return np.zeros(len(frames)), step_frames
+    slope, origin = step_frames, frames[0]
+    for _ in range(3):  # the grid index of each onset, then the line through them, twice more
+        index = np.round((frames - origin) / slope)
+        if np.ptp(index) == 0:
+            break
+        slope, origin = np.polyfit(index, frames, 1)
+    return frames - (origin + slope * index), float(slope)
+
+
+def main() -> None:
+    p = parser("timing", "Event lateness (livegan vs mido), idle and loaded; onset deviation through JACK.")
+    p.add_argument("--bars", type=int, default=16, help="bars per condition (default: %(default)s)")
+    p.add_argument("--bpm", type=float, default=120.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-jack", action="store_true", help="skip the real-JACK part")
+    args = p.parse_args()
+    bars, bpm = (2, 240.0) if args.quick else (args.bars, args.bpm)
+    model = check_model(args.model)
+    results: dict[str, Any] = {"model": str(model), "bars": bars, "bpm": bpm, "in_process": in_process(model, bars, bpm, args.seed)}
+    results["jack"] = jack_part(model, bars, bpm, args.seed, args.no_jack)
+    print_tables(results)
+    write_result(args.out, "timing", args, results)
+
+
+def jack_part(model: Path, bars: int, bpm: float, seed: int, skip: bool) -> dict[str, Any]:
+    from jackkit import missing_tools
+
+    if skip or missing_tools():
+        return {"skipped": "--no-jack" if skip else f"missing {', '.join(missing_tools())} (apt-get install jackd2)"}
+    out = {}
+    for condition in ("idle", "loaded"):
+        with busy_cores() if condition == "loaded" else contextlib.nullcontext():
+            out[condition] = jack_take(model, bars, bpm, seed)
+    return out
+
+
+def print_tables(results: dict[str, Any]) -> None:
+    rows = []
+    for condition, r in results["in_process"].items():
+        for who, label in (("livegan", "livegan sequencer"), ("mido_play", "mido MidiFile.play()")):
+            s = r[who]
+            rows.append([label, condition, s["median_ms"], s["p99_ms"], s["max_ms"], s["n"]])
+        ratio = [r["mido_play"][k] / r["livegan"][k] if r["livegan"][k] else None for k in ("median_ms", "p99_ms", "max_ms")]
+        rows.append(["  ratio mido / livegan", condition, *ratio, "same msgs" if r["same_messages"] else "DIFFERENT"])
+    print(table(f"event lateness, ms ({results['bars']} bars at {results['bpm']:g} BPM, {Path(results['model']).name})",
+                ["who", "condition", "median", "p99", "max", "events"], rows))
+    jack = results["jack"]
+    if "skipped" in jack:
+        print(f"\nJACK part skipped: {jack['skipped']}")
+        return
+    rows = [[c, r["onsets"], r["deviation"]["median_ms"], r["deviation"]["p99_ms"], r["deviation"]["max_ms"],
+             r["tempo_error_ppm"], r["xruns"], (r["daemon_lateness_ms"] or {}).get("p99_ms")] for c, r in jack.items()]
+    print()
+    print(table(f"onsets recorded by jack_midi_dump vs the 16th grid, |residual| ms (period {next(iter(jack.values()))['period_ms']:.2f} ms)",
+                ["condition", "onsets", "median", "p99", "max", "tempo ppm", "xruns", "daemon p99"], rows))
+
+
+if __name__ == "__main__":
+    main()

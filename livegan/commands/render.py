@@ -1,0 +1,129 @@
+"""``livegan render``: a piece to a MIDI file, and optionally a WAV and a piano-roll PNG.
+
+The notes come from the daemon's own path (see :mod:`livegan.render`); FluidSynth and
+matplotlib are imported only when ``--wav`` or ``--png`` asks for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from pathlib import Path
+
+import click
+
+from livegan.errors import UserError
+
+log = logging.getLogger("livegan")
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Standard MIDI file to write (type 1: tempo, one named track per instrument, drums on channel 10).")
+@click.option("--wav", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also render audio with FluidSynth to this WAV file (16-bit stereo).")
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also draw a piano roll to this PNG file.")
+@click.option("--bars", type=click.IntRange(1, 100_000), default=None,
+              help="Length in bars (default: the --mood schedule's total, else 16).")
+@click.option("--mood", "schedule", default=None,
+              help="A preset, or a schedule of presets and bars: 'uplifting:8,bittersweet:8' (the last one may omit its bars).")
+@click.option("--valence", type=click.FloatRange(-1, 1), default=None, help="Valence of a custom mood, -1..1 (with --arousal; instead of --mood).")
+@click.option("--arousal", type=click.FloatRange(-1, 1), default=None, help="Arousal of a custom mood, -1..1 (with --valence).")
+@click.option("--morph-bars", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Each mood change of the schedule glides over this many bars (0: it switches at the bar line).")
+@click.option("--seed", type=int, default=None, help="Seed of the latent walk (default: a random one, printed); the same seed renders the same file.")
+@click.option("--model", type=click.Path(path_type=Path), default=None, help="ONNX model (default: the shipped one).")
+@click.option("--moods", "moods_file", type=click.Path(path_type=Path), default=None, help="Mood presets TOML (default: the shipped one).")
+@click.option("--bpm", type=click.FloatRange(20, 400), default=120.0, show_default=True, help="Tempo in beats per minute.")
+@click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Inference device (cuda needs onnxruntime-gpu; falls back to the CPU with a warning).")
+@click.option("--batch", type=click.IntRange(1, 65536), default=64, show_default=True, help="Phrases generated per model call.")
+@click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="SoundFont for --wav (default: $LIVEGAN_SOUNDFONT, else the system's GM SoundFont).")
+@click.option("--sample-rate", type=click.IntRange(8000, 192000), default=44100, show_default=True, help="WAV sample rate in Hz.")
+def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, schedule: str | None,
+           valence: float | None, arousal: float | None, morph_bars: int, seed: int | None, model: Path | None,
+           moods_file: Path | None, bpm: float, threshold: float | None, device: str, batch: int,
+           soundfont: Path | None, sample_rate: int) -> None:
+    """Render a piece to MIDI (and WAV, PNG) with the daemon's model, moods and performance."""
+    from livegan.commands.run import default_model_path
+    from livegan.engine import OnnxGenerator
+    from livegan.mood import load_moods
+    from livegan.render import bar_moods, phrases_needed, render_piece, schedule_length
+
+    presets = load_moods(moods_file)
+    segments = _segments(presets, schedule, valence, arousal)
+    n_bars = schedule_length(segments, bars)
+    font = _check_extras(wav, png, soundfont)
+    model = model or default_model_path()
+    if not model.is_file() and model == default_model_path():
+        raise UserError(f"no default model at '{model}': reinstall livegan, or pass --model FILE.onnx")
+    generator = OnnxGenerator(model, device=device)
+    warm = generator.warm_up()  # lazy initialisation is not part of the render speed
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+        log.info("seed %d (pass --seed %d to render this piece again)", seed, seed)
+    moods = bar_moods(segments, n_bars, morph_bars)
+    piece = render_piece(generator, moods, seed, bpm, threshold, batch=batch, title=f"LiveGAN {model.name}, seed {seed}")
+    took = piece.gen_seconds + piece.play_seconds
+    calls = -(-phrases_needed(moods, generator.info.bars) // batch)
+    log.info("rendered %d bars (%.1f s of music at %g BPM) in %.2f s on %s: %.0f bars/s "
+             "(model %.2f s in %d call%s after a %.2f s warm-up, performance %.2f s)", n_bars, piece.seconds, bpm, took,
+             generator.provider, n_bars / max(took, 1e-9), piece.gen_seconds, calls, "s" * (calls != 1), warm,
+             piece.play_seconds)
+    _write(output, piece.to_smf())
+    notes = sum(1 for _, m in piece.messages if m.type == "note_on" and m.velocity)
+    log.info("wrote %s (%d tracks, %d notes)", output, len(generator.info.tracks), notes)
+    if wav is not None:
+        from livegan.audio import render_wav
+
+        result = render_wav(piece.messages, piece.seconds, wav, font, sample_rate)
+        log.info("wrote %s (%.1f s at %d Hz, %s) in %.2f s", wav, result.frames / sample_rate, sample_rate,
+                 font.name, result.seconds)
+    if png is not None:
+        from livegan import pianoroll
+
+        started = time.perf_counter()
+        try:
+            pianoroll.save(piece, png)
+        except OSError as exc:
+            raise UserError(f"cannot write '{png}' ({exc.strerror or exc})") from None
+        log.info("wrote %s in %.2f s", png, time.perf_counter() - started)
+
+
+def _segments(presets, schedule: str | None, valence: float | None, arousal: float | None):
+    from livegan.render import Segment, custom_mood, parse_schedule
+
+    if (valence is None) != (arousal is None):
+        raise UserError("a custom mood needs both --valence and --arousal (each -1..1)")
+    if valence is not None:
+        if schedule:
+            raise UserError("pass either --mood or --valence/--arousal, not both")
+        return [Segment(custom_mood(presets, valence, arousal))]
+    return parse_schedule(schedule, presets) if schedule else [Segment(presets[0])]
+
+
+def _check_extras(wav: Path | None, png: Path | None, soundfont: Path | None) -> Path | None:
+    """Fail before any work if --wav or --png cannot be honoured; returns the SoundFont for --wav."""
+    font = None
+    if wav is not None:
+        from livegan.audio import find_soundfont, import_fluidsynth
+
+        import_fluidsynth()
+        font = find_soundfont(soundfont)
+    if png is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ModuleNotFoundError:
+            raise UserError("--png needs matplotlib: pip install 'livegan[render]'") from None
+    return font
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UserError(f"cannot write '{path}' ({exc.strerror or exc})") from None

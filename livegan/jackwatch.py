@@ -1,0 +1,70 @@
+"""Noticing that the JACK server went away.
+
+rtmidi keeps "sending" into a JACK client whose server has died, silently. A
+small extra JACK client (through libjack with ctypes, no port of its own)
+registers JACK's shutdown callback, so the daemon can stop with one clear line
+and a non-zero exit code instead of playing into nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+JACK_NO_START_SERVER = 0x01
+_SHUTDOWN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+class JackWatchdog:
+    """Calls ``on_gone`` (once, from JACK's thread) when the JACK server shuts down or dies."""
+
+    def __init__(self, on_gone: Callable[[], None], client_name: str = "LiveGAN-watch") -> None:
+        self.gone = threading.Event()
+        self._on_gone = on_gone
+        self._lib = _libjack()
+        self._client = None
+        if self._lib is None:
+            log.debug("libjack not found: the JACK server's disappearance will not be noticed")
+            return
+        self._callback = _SHUTDOWN(self._shutdown)  # kept alive for as long as JACK may call it
+        status = ctypes.c_int(0)
+        client = self._lib.jack_client_open(client_name.encode(), JACK_NO_START_SERVER, ctypes.byref(status))
+        if not client:
+            log.debug("watchdog client could not open (JACK status %#x)", status.value)
+            return
+        self._lib.jack_on_shutdown(client, self._callback, None)
+        self._lib.jack_activate(client)
+        self._client = client
+
+    @property
+    def active(self) -> bool:
+        return self._client is not None
+
+    def _shutdown(self, _arg: object) -> None:
+        if not self.gone.is_set():
+            self.gone.set()
+            self._on_gone()
+
+    def close(self) -> None:
+        if self._client is not None and not self.gone.is_set():
+            self._lib.jack_client_close(self._client)
+        self._client = None
+
+
+def _libjack() -> ctypes.CDLL | None:
+    path = ctypes.util.find_library("jack") or "libjack.so.0"
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError:
+        return None
+    lib.jack_client_open.restype = ctypes.c_void_p
+    lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+    lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, _SHUTDOWN, ctypes.c_void_p]
+    lib.jack_activate.argtypes = [ctypes.c_void_p]
+    lib.jack_client_close.argtypes = [ctypes.c_void_p]
+    return lib
