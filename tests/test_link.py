@@ -34,24 +34,33 @@ def peer_beats(peer, times_micros):
     return np.array([state.beatAtTime(int(t), 4.0) for t in times_micros])
 
 
-def wait_for_peers(transport, tempo=100.0, timeout=5.0):
-    """Wait until the peer is found and its session's tempo reached us (Link syncs in the background)."""
+def wait_for_peers(transport, peer, timeout=5.0):
+    """Wait until the peer is found and both share one session tempo (Link merges sessions in the background).
+
+    Which of the two tempos the merged session keeps is Link's choice, not ours.
+    """
     deadline = time.monotonic() + timeout
-    while (transport.session.numPeers() == 0 or abs(transport.bpm - tempo) > 0.01) and time.monotonic() < deadline:
+    while time.monotonic() < deadline and (transport.session.numPeers() == 0 or
+                                           abs(transport.bpm - peer.captureAppSessionState().tempo()) > 0.01):
         time.sleep(0.05)
     assert transport.session.numPeers() == 1
+    assert transport.bpm == pytest.approx(peer.captureAppSessionState().tempo(), abs=0.01)
+    return transport.bpm
 
 
-def test_livegan_adopts_the_sessions_tempo_and_starts_on_its_next_bar_line(live_peer):
+def test_livegan_shares_the_sessions_tempo_and_starts_on_its_next_bar_line(live_peer):
     transport = LinkTransport(MonotonicClock(), bpm=140, steps_per_beat=4, beats_per_bar=4)
     try:
-        wait_for_peers(transport)
-        assert transport.bpm == pytest.approx(100, abs=0.01)  # joining a session adopts its tempo (not 140)
+        bpm = wait_for_peers(transport, live_peer)  # one shared session tempo
         assert transport.wait_for_start() == 0.0
         start = transport.time_of(0)
         assert transport.origin % 4 == pytest.approx(0, abs=1e-6)  # a bar line of the session
-        assert start - transport.clock.now() <= 60 / 100 * 4 + 0.01
-        assert transport.time_of(16) - start == pytest.approx(2.4, abs=1e-4)  # one 4/4 bar at 100 BPM
+        assert start - transport.clock.now() <= 60 / bpm * 4 + 0.01
+        assert transport.time_of(16) - start == pytest.approx(60 / bpm * 4, abs=1e-4)  # one 4/4 bar
+        peer_state = live_peer.captureAppSessionState()
+        start_micros = (start - transport._offset) * 1e6
+        phase = peer_state.phaseAtTime(int(round(start_micros)), 4.0)
+        assert min(phase, 4.0 - phase) < 0.01  # on the peer's bar line (phase 0, modulo the bar)
     finally:
         transport.close()
 
@@ -59,7 +68,7 @@ def test_livegan_adopts_the_sessions_tempo_and_starts_on_its_next_bar_line(live_
 def test_a_tempo_change_by_a_peer_is_followed(live_peer):
     transport = LinkTransport(MonotonicClock(), bpm=100, steps_per_beat=4, beats_per_bar=4)
     try:
-        wait_for_peers(transport)
+        wait_for_peers(transport, live_peer)
         transport.wait_for_start()
         state = live_peer.captureAppSessionState()
         state.setTempo(150.0, live_peer.clock().micros())
@@ -78,7 +87,7 @@ def test_notes_played_with_link_fall_on_the_peers_sixteenth_grid(live_peer, tmp_
     port = MemoryOutput(lambda: live_peer.clock().micros())  # stamp sends on Link's own clock
     session = LiveSession(generator, [Mood("m", 0, 0, swing=0.0)], ControlMap(), port, clock,
                           SessionOptions(clock="link", bpm=100, seed=1))
-    wait_for_peers(session.transport)
+    wait_for_peers(session.transport, live_peer)
     session.run(bars=2)
     onsets = [t for t, m in port.sent if m.type == "note_on"]
     assert len(onsets) > 10
