@@ -50,8 +50,9 @@ class OnnxGenerator:
             raise UserError(f"unknown device '{device}': use one of {', '.join(DEVICES)}")
         if not self.path.is_file():
             raise UserError(f"model file '{self.path}' does not exist: pass --model with an ONNX file exported by 'livegan export'")
+        ort.set_default_logger_severity(4)  # errors reach the user as one line of ours, not ORT's dump
         options = ort.SessionOptions()
-        options.log_severity_level = 3
+        options.log_severity_level = 4
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

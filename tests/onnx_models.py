@@ -33,12 +33,15 @@ def tiny_info(**overrides: Any) -> ModelInfo:
 
 def build_model(path: Path, info: ModelInfo | None = None, *, extra_latent: int = 0, seed: int = 0,
                 bias: float = -2.5, density_gain: float = 1.5, metadata: str | None | bool = True,
-                output_name: str = "roll", roll_shape: tuple[int, ...] | None = None) -> Path:
+                output_name: str = "roll", roll_shape: tuple[int, ...] | None = None,
+                fail_below_valence: float | None = None) -> Path:
     """Write a tiny generator to ``path`` and return it.
 
     metadata : True writes ``info`` as the contract says; a string writes that text
         instead (to test validation); False or None writes none.
     roll_shape : declare another output shape than ``info`` implies (to test validation).
+    fail_below_valence : make the model fail at run time (an impossible reshape) whenever the
+        first item's valence is below this, to test what the daemon does when generation raises.
     """
     info = info or tiny_info()
     rng = np.random.default_rng(seed)
@@ -60,10 +63,25 @@ def build_model(path: Path, info: ModelInfo | None = None, *, extra_latent: int 
         helper.make_node("MatMul", ["x", "W"], ["xw"]),
         helper.make_node("Add", ["xw", "b"], ["logits"]),
         helper.make_node("Sigmoid", ["logits"], ["flat"]),
-        helper.make_node("Reshape", ["flat", "shape"], [output_name]),
+        helper.make_node("Reshape", ["flat", "shape_used"], [output_name]),
     ]
+    if fail_below_valence is None:
+        nodes.insert(0, helper.make_node("Identity", ["shape"], ["shape_used"]))
+    else:
+        nodes[:0] = [
+            helper.make_node("Slice", ["mood", "zero", "one", "zero"], ["mood0"]),  # first item's (v, a)
+            helper.make_node("Slice", ["mood0", "zero", "one", "one"], ["valence"]),  # [[v]]
+            helper.make_node("Less", ["valence", "limit"], ["fail"]),
+            helper.make_node("Reshape", ["fail", "scalar"], ["fail1"]),
+            helper.make_node("Where", ["fail1", "bad_shape", "shape"], ["shape_used"]),
+        ]
     initializers = [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "b"),
-                    numpy_helper.from_array(np.array([-1, *shape], dtype=np.int64), "shape")]
+                    numpy_helper.from_array(np.array([-1, *shape], dtype=np.int64), "shape"),
+                    numpy_helper.from_array(np.array([-1, 7, *shape[1:]], dtype=np.int64), "bad_shape"),
+                    numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+                    numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+                    numpy_helper.from_array(np.array([1], dtype=np.int64), "scalar"),
+                    numpy_helper.from_array(np.array([[fail_below_valence or 0.0]], dtype=np.float32), "limit")]
     output = helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", *shape])
     graph = helper.make_graph(nodes, "tiny-livegan", inputs, [output], initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
