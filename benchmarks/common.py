@@ -31,7 +31,7 @@ for _path in (str(REPO), str(TESTS)):  # livegan from this checkout; jackkit and
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def parser(name: str, description: str, model: bool = True) -> argparse.ArgumentParser:
@@ -54,9 +54,9 @@ def environment() -> dict[str, Any]:
     """Facts that make a figure comparable: machine, load, versions, commit, date."""
     import onnxruntime
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+    return {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
             "cpu": _cpu_name(), "load_average_1m_before": round(os.getloadavg()[0], 2),
             "python": platform.python_version(), "numpy": np.__version__, "onnxruntime": onnxruntime.__version__,
@@ -99,7 +99,7 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     """A plain-text table; floats get 2 decimals, None shows as '-'."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) if cells else len(str(h)) for i, h in enumerate(headers)]
-    line = lambda values: "  ".join(str(v).rjust(w) if i else str(v).ljust(w) for i, (v, w) in enumerate(zip(values, widths)))  # noqa: E731
+    line = lambda values: "  ".join(str(v).rjust(w) if i else str(v).ljust(w) for i, (v, w) in enumerate(zip(values, widths)))
     return "\n".join([title, line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import common  # noqa: F401  (puts the checkout and tests/ on sys.path)
 import mido
-
 from common import daemon_env
 
 OUT_PORT, IN_PORT = "LiveGAN:LiveGAN Out", "LiveGAN-in:LiveGAN In"

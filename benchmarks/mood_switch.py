@@ -16,13 +16,13 @@ are JACK clients in this process, so sends and arrivals share ``time.perf_counte
 from __future__ import annotations
 
 import math
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import mido
 import numpy as np
-
 from common import check_model, parser, spread_ms, table, write_result
 from jack_daemon import IN_PORT, OUT_PORT, Listener, start, stop
 
@@ -126,13 +126,9 @@ def main() -> None:
     args = p.parse_args()
     model = check_model(args.model)
     switches, bpm = (2, 240.0) if args.quick else (args.switches, args.bpm)
-    out_dir = args.out.parent
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path, *marker = moods_file(out_dir / ".mood_switch_moods.toml", model)
-    try:
+    with tempfile.TemporaryDirectory() as tmp:
+        path, *marker = moods_file(Path(tmp) / "moods.toml", model)
         records = take(model, path, tuple(marker), bpm, switches, args.seed)
-    finally:
-        path.unlink(missing_ok=True)
     results = {"model": str(model), "bpm": bpm, "switches": records, "summary": summarize(records)}
     print_table(results)
     write_result(args.out, "mood_switch", args, results)

@@ -21,8 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from common import check_model, parser, proc_cpu_seconds, proc_memory_mb, spread_ms, table, write_result
+from common import (
+    check_model,
+    parser,
+    proc_cpu_seconds,
+    proc_memory_mb,
+    spread_ms,
+    table,
+    write_result,
+)
 from jack_daemon import OUT_PORT, Listener, start, stop
 
 READY_LINE = re.compile(r"ready in ([\d.]+) s")

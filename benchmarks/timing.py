@@ -31,8 +31,15 @@ from typing import Any
 import common  # noqa: F401  (puts the checkout and tests/ on sys.path)
 import mido
 import numpy as np
-
-from common import busy_cores, check_model, daemon_env, parser, spread_ms, table, write_result
+from common import (
+    busy_cores,
+    check_model,
+    daemon_env,
+    parser,
+    spread_ms,
+    table,
+    write_result,
+)
 
 OUT_PORT = "LiveGAN:LiveGAN Out"
 LATENESS_LINE = re.compile(r"lateness median ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms")
@@ -172,21 +179,21 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-jack", action="store_true", help="skip the real-JACK part")
     args = p.parse_args()
-    bars, bpm = (2, 240.0) if args.quick else (args.bars, args.bpm)
+    bars, bpm = (1, 400.0) if args.quick else (args.bars, args.bpm)
     model = check_model(args.model)
     results: dict[str, Any] = {"model": str(model), "bars": bars, "bpm": bpm, "in_process": in_process(model, bars, bpm, args.seed)}
-    results["jack"] = jack_part(model, bars, bpm, args.seed, args.no_jack)
+    results["jack"] = jack_part(model, bars, bpm, args.seed, args.no_jack, ("idle",) if args.quick else ("idle", "loaded"))
     print_tables(results)
     write_result(args.out, "timing", args, results)
 
 
-def jack_part(model: Path, bars: int, bpm: float, seed: int, skip: bool) -> dict[str, Any]:
+def jack_part(model: Path, bars: int, bpm: float, seed: int, skip: bool, conditions: tuple[str, ...]) -> dict[str, Any]:
     from jackkit import missing_tools
 
     if skip or missing_tools():
         return {"skipped": "--no-jack" if skip else f"missing {', '.join(missing_tools())} (apt-get install jackd2)"}
     out = {}
-    for condition in ("idle", "loaded"):
+    for condition in conditions:
         with busy_cores() if condition == "loaded" else contextlib.nullcontext():
             out[condition] = jack_take(model, bars, bpm, seed)
     return out

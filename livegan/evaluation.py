@@ -24,7 +24,13 @@ import numpy as np
 
 from livegan.contract import ModelInfo
 from livegan.errors import UserError
-from livegan.metrics import analyse_modes, beat_chroma, note_density, phrase_metrics, tonal_distances
+from livegan.metrics import (
+    analyse_modes,
+    beat_chroma,
+    note_density,
+    phrase_metrics,
+    tonal_distances,
+)
 from livegan.mood import Mood
 from livegan.roll import binarize
 
@@ -66,7 +72,9 @@ class Reference:
 
 def load_reference(path: str | Path, info: ModelInfo, max_phrases: int, seed: int = 0) -> Reference:
     """Read a ``livegan data build`` .npz (numpy only) and check that it fits the model's grid and tracks."""
-    from livegan.training.dataset import load_phrases  # numpy-only reader; the package imports no torch
+    from livegan.training.dataset import (
+        load_phrases,  # numpy-only reader; the package imports no torch
+    )
 
     data = load_phrases(path)
     grid = data.grid

@@ -211,9 +211,10 @@ class Recorder:
     Calling the recorder (the tap) only appends the message and the time it was sent to
     a list, so the clock thread never waits on the disk; a background thread writes the
     file every ``flush_seconds`` when something new arrived, and :meth:`close` writes
-    the rest. Times count from the first note, program change or Start (bar 1's start),
-    converted to ticks at the layout's tempo; anything sent before that (the start-up
-    All Notes Off) lands on tick 0.
+    the rest. Times count from bar 1's start, converted to ticks at the layout's tempo:
+    the time ``origin_from()`` gives (when bar 1 was due, so a late first note does not
+    shift the take off the grid), else when the first note, program change or Start
+    was sent. Anything sent before that (the start-up All Notes Off) lands on tick 0.
 
     Raises a :class:`UserError` at once if ``path`` cannot be written.
     """
@@ -226,6 +227,7 @@ class Recorder:
         self.clock = clock
         self.builder = SmfBuilder(layout)
         self.origin: float | None = None
+        self.origin_from: Callable[[], float | None] | None = None
         self._pending: list[tuple[float, mido.Message]] = []
         self._lock = threading.Lock()  # guards _pending (taken by the sending thread)
         self._write_lock = threading.Lock()  # one writer at a time
@@ -254,7 +256,7 @@ class Recorder:
                     with self._lock:
                         self._pending[:0] = pending  # nothing musical yet: keep it for the next flush
                     return
-                self.origin = first if first is not None else (pending[0][0] if pending else 0.0)
+                self.origin = self._origin(first) if first is not None else (pending[0][0] if pending else 0.0)
             for when, msg in pending:
                 self.builder.add(self.layout.ticks(max(0.0, when - self.origin)), msg)
             if pending or final:
@@ -267,6 +269,14 @@ class Recorder:
             self._thread.join(timeout=5.0)
         self.flush(final=True)
         log.info("recorded %s (%.1f bars)", self.path, self.builder.end / self.layout.bar_ticks)
+
+    def _origin(self, first: float) -> float:
+        """When bar 1 was due, if ``origin_from`` knows and it explains ``first`` (at most 1 s before it)."""
+        try:
+            due = self.origin_from() if self.origin_from is not None else None
+        except Exception:  # the transport could not say: the first message will do
+            due = None
+        return due if due is not None and -0.001 <= first - due < 1.0 else first
 
     def _write(self) -> None:
         write_atomically(self.path, self.builder.to_bytes())
@@ -299,6 +309,11 @@ class TapOutput(mido.ports.BaseOutput):
         self.taps = list(taps)
         self._active = list(taps)
         super().__init__(port.name)
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """The recorder among the taps, if any."""
+        return next((t for t in self.taps if isinstance(t, Recorder)), None)
 
     def _send(self, msg: mido.Message) -> None:
         self.port.send(msg)

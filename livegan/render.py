@@ -109,7 +109,8 @@ class Piece:
     """A rendered piece: its bars as the composer made them and the messages the daemon would send.
 
     messages : (seconds from bar 1's start, message), in send order.
-    gen_seconds : wall time spent in the model; play_seconds : in the sequencer.
+    model_seconds : wall time in the model's calls; gen_seconds : making the bars (the model
+        calls, then the notes); play_seconds : in the sequencer.
     """
 
     info: ModelInfo
@@ -118,8 +119,10 @@ class Piece:
     moods: tuple[Mood, ...]
     bars: tuple[Bar, ...]
     messages: tuple[tuple[float, mido.Message], ...]
+    model_seconds: float = 0.0
     gen_seconds: float = 0.0
     play_seconds: float = 0.0
+    calls: int = 0
     title: str = "LiveGAN"
 
     @property
@@ -214,18 +217,27 @@ def render_piece(generator: Generator, moods: Sequence[Mood], seed: int | None, 
     """Generate and perform ``len(moods)`` bars; see the module docstring for the path they take."""
     if not moods:
         raise ValueError("a piece needs at least one bar")
+    timed = _Timed(generator)
     started = time.perf_counter()
-    bars = compose_bars(generator, moods, seed, threshold, latent_step, batch)
+    bars = compose_bars(timed, moods, seed, threshold, latent_step, batch)
     generated = time.perf_counter()
     messages = play_offline(bars, generator.info, bpm)
-    return Piece(generator.info, bpm, seed, tuple(moods), tuple(bars), tuple(messages),
-                 generated - started, time.perf_counter() - generated, title)
+    return Piece(generator.info, bpm, seed, tuple(moods), tuple(bars), tuple(messages), timed.seconds,
+                 generated - started, time.perf_counter() - generated, timed.calls, title)
 
 
-def phrases_needed(moods: Sequence[Mood], phrase_bars: int) -> int:
-    """Model items a piece needs: one per phrase and distinct mood point within it."""
-    return len({(i // phrase_bars, (m.point, m.density)) for i, m in enumerate(moods)})
+class _Timed:
+    """A generator that counts its calls and the seconds they take."""
 
+    def __init__(self, generator: Generator) -> None:
+        self.generator = generator
+        self.info, self.latents = generator.info, generator.latents
+        self.seconds, self.calls = 0.0, 0
 
-def batches_needed(moods: Sequence[Mood], phrase_bars: int, batch: int) -> int:
-    return math.ceil(phrases_needed(moods, phrase_bars) / batch)
+    def generate(self, latents: dict[str, np.ndarray], mood: np.ndarray) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self.generator.generate(latents, mood)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.calls += 1

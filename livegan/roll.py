@@ -65,11 +65,11 @@ def _held_notes(lane: np.ndarray, lowest_pitch: int, track: int) -> Iterable[Not
     """Runs of active steps per pitch: onsets where a cell turns on, offsets where it turns off."""
     padded = np.pad(lane.astype(np.int8), ((1, 1), (0, 0)))
     edges = np.diff(padded, axis=0)  # +1 at onset step, -1 at the step after the last active one
-    for pitch in np.nonzero(lane.any(axis=0))[0]:
-        starts = np.nonzero(edges[:, pitch] == 1)[0]
-        ends = np.nonzero(edges[:, pitch] == -1)[0]
-        for s, e in zip(starts, ends):
-            yield Note(int(s), int(e), lowest_pitch + int(pitch), track)
+    on_step, on_pitch = np.nonzero(edges == 1)
+    off_step, off_pitch = np.nonzero(edges == -1)
+    on, off = np.lexsort((on_step, on_pitch)), np.lexsort((off_step, off_pitch))  # pair runs pitch by pitch
+    for s, e, p in zip(on_step[on].tolist(), off_step[off].tolist(), on_pitch[on].tolist()):
+        yield Note(s, e, lowest_pitch + p, track)
 
 
 def notes_to_roll(notes: Iterable[Note], n_tracks: int, n_steps: int, lowest_pitch: int, n_pitches: int) -> np.ndarray:

@@ -13,9 +13,17 @@ pairs sound and which note-on each belongs to, so that:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import mido
 
 SUSTAIN, ALL_NOTES_OFF = 64, 123
+
+
+@lru_cache(maxsize=8192)
+def _message(kind: str, channel: int, note: int, velocity: int) -> mido.Message:
+    """Built and checked once: the clock thread then sends without mido's per-message validation."""
+    return mido.Message(kind, channel=channel, note=note, velocity=velocity)
 
 
 class NoteTracker:
@@ -29,15 +37,15 @@ class NoteTracker:
 
     def note_on(self, channel: int, pitch: int, velocity: int, key: object) -> None:
         if (channel, pitch) in self.sounding:
-            self.port.send(mido.Message("note_off", channel=channel, note=pitch))
-        self.port.send(mido.Message("note_on", channel=channel, note=pitch, velocity=velocity))
+            self.port.send(_message("note_off", channel, pitch, 64))
+        self.port.send(_message("note_on", channel, pitch, velocity))
         self.sounding[(channel, pitch)] = key
         self.channels.add(channel)
         self._dirty = True
 
     def note_off(self, channel: int, pitch: int, key: object) -> None:
         if self.sounding.get((channel, pitch)) == key:
-            self.port.send(mido.Message("note_off", channel=channel, note=pitch))
+            self.port.send(_message("note_off", channel, pitch, 64))
             del self.sounding[(channel, pitch)]
 
     def release_channel(self, channel: int) -> None:

@@ -122,6 +122,21 @@ def test_a_recording_is_a_complete_file_after_every_flush_even_if_never_closed(t
     assert mf.length == pytest.approx(1.5)
 
 
+@pytest.mark.parametrize("due, origin", [(100.0, 100.0), (None, 100.013), (98.5, 100.013), (100.5, 100.013)])
+def test_a_late_first_note_does_not_shift_the_take_when_the_transport_says_when_bar_1_was_due(tmp_path, due, origin):
+    clock = Clock()
+    rec = Recorder(tmp_path / "take.mid", LAYOUT, clock=clock, background=False)
+    rec.origin_from = lambda: due
+    clock.now = 100.013  # bar 1 was due at 100.0; its first note went out 13 ms late
+    rec(on(0, 60))
+    clock.now = 100.5  # on time
+    rec(off(0, 60))
+    rec.close()
+    assert rec.origin == origin  # the transport's answer is used only when it explains the first message
+    if due == 100.0:
+        assert channel_events(mido.MidiFile(tmp_path / "take.mid").tracks[2]) == [(12, on(0, 60)), (480, off(0, 60).copy(velocity=64))]
+
+
 def test_the_recorder_thread_flushes_on_its_own(tmp_path):
     path = tmp_path / "take.mid"
     rec = Recorder(path, LAYOUT, flush_seconds=0.02)

@@ -106,8 +106,8 @@ def format_report(result: dict[str, Any]) -> str:
 def _header(result: dict[str, Any]) -> list[str]:
     m, o = result["model"], result["options"]
     t, b, s, p = m["roll_shape"]
-    lines = [f"model {m['path']} ({m['provider']}): {t} tracks x {b} bars x {s} steps x {p} pitches, "
-             f"threshold {o['threshold'] or m['threshold']}; trained on {m['trained_on']}",
+    lines = [(f"model {m['path']} ({m['provider']}): {t} tracks x {b} bars x {s} steps x {p} pitches, "
+              f"threshold {o['threshold'] or m['threshold']}; trained on {m['trained_on']}"),
              f"{o['phrases']} generated phrases (seed {o['seed']}), {result['seconds']:.1f} s in all"]
     if "data" in result:
         d = result["data"]
@@ -150,7 +150,7 @@ def _td_table(result: dict[str, Any]) -> list[str]:
             text = _num(td[i][j])
             if train:
                 text += f" | {_num(train['tonal_distance'][i][j])} | {_num(train['tonal_distance_shuffled'][i][j])}"
-            lines.append(f"  {names[i]}-{names[j]:<28s}{text}")
+            lines.append(f"  {names[i] + '-' + names[j]:<34s}{text}")
     gen = q["generated"]
     major = f"{_num(gen['major_rate'], 100, '{:.0f}')}%" + (f" | {_num(train['major_rate'], 100, '{:.0f}')}%" if train else "")
     return lines + [f"phrases analysed as major (Krumhansl-Kessler): {major}", ""]
@@ -184,7 +184,7 @@ def _mood_summary(label: str, m: dict[str, Any]) -> str:
 
 
 def _originality_lines(o: dict[str, Any]) -> list[str]:
-    pct = lambda x: _num(x, 100, "{:.1f}") + "%"  # noqa: E731
+    pct = lambda x: _num(x, 100, "{:.1f}") + "%"
     lines = [f"originality (IoU of active cells, best of +/-{o['max_shift']} semitones; near copy: IoU >= {o['near_threshold']})"]
     if "exact_copy_rate" in o:
         n = o["nearest_iou"]

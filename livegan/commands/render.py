@@ -52,7 +52,7 @@ def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, s
     from livegan.commands.run import default_model_path
     from livegan.engine import OnnxGenerator
     from livegan.mood import load_moods
-    from livegan.render import bar_moods, phrases_needed, render_piece, schedule_length
+    from livegan.render import bar_moods, render_piece, schedule_length
 
     presets = load_moods(moods_file)
     segments = _segments(presets, schedule, valence, arousal)
@@ -69,11 +69,10 @@ def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, s
     moods = bar_moods(segments, n_bars, morph_bars)
     piece = render_piece(generator, moods, seed, bpm, threshold, batch=batch, title=f"LiveGAN {model.name}, seed {seed}")
     took = piece.gen_seconds + piece.play_seconds
-    calls = -(-phrases_needed(moods, generator.info.bars) // batch)
     log.info("rendered %d bars (%.1f s of music at %g BPM) in %.2f s on %s: %.0f bars/s "
-             "(model %.2f s in %d call%s after a %.2f s warm-up, performance %.2f s)", n_bars, piece.seconds, bpm, took,
-             generator.provider, n_bars / max(took, 1e-9), piece.gen_seconds, calls, "s" * (calls != 1), warm,
-             piece.play_seconds)
+             "(model %.2f s in %d call%s after a %.2f s warm-up, notes %.2f s, performance %.2f s)", n_bars, piece.seconds,
+             bpm, took, generator.provider, n_bars / max(took, 1e-9), piece.model_seconds, piece.calls,
+             "s" * (piece.calls != 1), warm, piece.gen_seconds - piece.model_seconds, piece.play_seconds)
     _write(output, piece.to_smf())
     notes = sum(1 for _, m in piece.messages if m.type == "note_on" and m.velocity)
     log.info("wrote %s (%d tracks, %d notes)", output, len(generator.info.tracks), notes)

@@ -101,6 +101,8 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
                               SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood,
                                              clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars),
                               on_bar=status.update)
+        if record is not None:  # the take's tick 0 is when bar 1 was due, even if its first note was late
+            port.recorder.origin_from = lambda: session.transport.time_of(0.0)
         if not no_input:
             inport = open_input(in_name or "LiveGAN In", api, session.on_message, virtual=in_name is None)
         tempo = {"external": "following MIDI clock", "link": "in the Ableton Link session"}.get(clock_source, f"at {bpm:g} BPM")

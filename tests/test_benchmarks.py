@@ -1,0 +1,95 @@
+"""Smoke tests of benchmarks/: each script runs in its --quick mode and writes JSON of the agreed shape.
+
+Only the structure is checked, never the speed: benchmark figures come from full runs
+(see benchmarks/README.md), not from the test suite.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from jackkit import ensure_jack_tools
+from onnx_models import build_model
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return build_model(tmp_path_factory.mktemp("bench") / "tiny.onnx", bias=-3.0)
+
+
+def run_benchmark(name: str, out: Path, *args: str) -> dict:
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / f"{name}.py"), "--quick", "--out", str(out), *args],
+                            cwd=REPO, capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(out.read_text())
+    assert report["benchmark"] == name and report["quick"] is True
+    assert report["command"].startswith(f"python benchmarks/{name}.py --quick")
+    assert {"date", "machine", "commit", "load_average_1m_before"} <= set(report["environment"])
+    return report["results"]
+
+
+def assert_spread(spread: dict) -> None:
+    assert set(spread) == {"n", "median_ms", "p99_ms", "max_ms"} and spread["n"] > 0
+    assert spread["median_ms"] <= spread["p99_ms"] <= spread["max_ms"]
+
+
+def test_timing_compares_the_sequencer_with_mido_on_the_same_messages_and_records_jack_onsets(tiny_model, tmp_path):
+    ensure_jack_tools()
+    results = run_benchmark("timing", tmp_path / "timing.json", "--model", str(tiny_model))
+    for condition in ("idle", "loaded"):
+        row = results["in_process"][condition]
+        assert row["same_messages"] is True
+        assert_spread(row["livegan"])
+        assert_spread(row["mido_play"])
+    jack = results["jack"]["idle"]
+    assert jack["exit_code"] == 0 and jack["onsets"] > 0 and jack["period_ms"] == pytest.approx(2.667, abs=0.01)
+    assert_spread(jack["deviation"])
+    assert set(jack["daemon_lateness_ms"]) == {"median_ms", "p99_ms", "max_ms"}
+
+
+def test_startup_times_the_first_note_and_reads_cpu_and_memory(tiny_model, tmp_path):
+    ensure_jack_tools()
+    results = run_benchmark("startup", tmp_path / "startup.json", "--model", str(tiny_model))
+    first = results["starts"][0]
+    assert 0 < first["port_s"] <= first["bar1_s"] <= first["first_note_s"] and first["exit_code"] == 0
+    streaming = results["streaming"]
+    assert streaming["cpu_percent"] >= 0 and streaming["rss_mb"] > 0 and streaming["peak_rss_mb"] >= streaming["rss_mb"]
+    assert_spread(results["summary"]["first_note_s"])
+
+
+def test_mood_switch_is_measured_against_the_time_left_in_the_bar(tiny_model, tmp_path):
+    ensure_jack_tools()
+    results = run_benchmark("mood_switch", tmp_path / "mood.json", "--model", str(tiny_model))
+    summary = results["summary"]
+    assert summary["switches"] == len(results["switches"]) == 2
+    assert summary["at_next_bar_line"] + summary["one_bar_later"] <= 2
+    for record in results["switches"]:
+        assert 0 < record["left_in_bar_s"] <= record["bar_s"] and record["to_first_note_s"] >= record["to_new_bar_s"] - 0.01
+    assert_spread(summary["to_first_note"])
+
+
+def test_inference_times_torch_and_onnx_runtime_on_the_same_weights(tmp_path):
+    results = run_benchmark("inference", tmp_path / "inference.json")
+    if "skipped" in results:
+        assert "torch" in results["skipped"]
+        return
+    assert [r["batch"] for r in results["rows"]] == [1, 2]
+    for row in results["rows"]:
+        assert row["torch_ms_per_phrase"] > 0 and row["onnx_ms_per_phrase"] > 0 and row["max_abs_difference"] < 1e-4
+    assert results["cuda"] == "measured" or results["cuda"].startswith("not measured here")
+
+
+def test_training_throughput_runs_the_real_training_loop(tmp_path):
+    results = run_benchmark("training", tmp_path / "training.json")
+    if "skipped" in results:
+        assert "torch" in results["skipped"]
+        return
+    row = results["rows"][0]
+    assert row["device"] == "cpu" and row["steps"] == [1, 2] and len(row["seconds"]) == 2
+    assert row["phrases_per_s"] is None or row["phrases_per_s"] > 0  # None: 1 step was lost in noise (quick mode)

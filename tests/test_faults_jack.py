@@ -1,0 +1,145 @@
+"""Faults around a real daemon on real JACK: signals at random times, a vanishing server,
+a disconnected port, a deleted model, a failing model, and a flood of input.
+
+Each fault has a defined outcome: release notes, log one clear line, and either keep
+playing or exit with a non-zero code; never hang.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import mido
+import numpy as np
+
+from daemonkit import IN, OUT, note_pairs
+from onnx_models import build_model
+
+REAL_TRIALS = 12
+
+
+def released_at_end(events) -> set[int]:
+    msgs = [(e.frame, mido.Message.from_bytes(list(e.data))) for e in events]
+    last = max((f for f, m in msgs if m.type in ("note_on", "note_off")), default=-1)
+    return {m.channel for f, m in msgs if m.type == "control_change" and m.control == 123 and f >= last}
+
+
+def start(daemon_factory, jack_server, midi_dump, model, *args):
+    daemon = daemon_factory("--model", str(model), "--bpm", "240", "-q", *args)
+    jack_server.wait_for_port(OUT, timeout=20)
+    dump = midi_dump(source=OUT)
+    return daemon, dump
+
+
+def test_signals_at_random_times_release_every_note(jack_server, midi_dump, daemon_factory, tmp_path):
+    rng = np.random.default_rng(7)
+    model = build_model(tmp_path / "tiny.onnx", bias=-2.5)
+    control = None
+    for trial in range(REAL_TRIALS):
+        daemon, dump = start(daemon_factory, jack_server, midi_dump, model, "--seed", str(trial))
+        if trial % 3 == 2:  # a mood switch shortly before the signal
+            jack_server.wait_for_port(IN)
+            control = control or mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output(
+                "ctl", virtual=True, client_name="tester")
+            jack_server.connect("tester:ctl", IN)
+        daemon.wait_line("playing to")
+        time.sleep(rng.uniform(0.0, 1.2))
+        if control is not None and trial % 3 == 2:
+            control.send(mido.Message("program_change", program=int(rng.integers(0, 5))))
+            time.sleep(rng.uniform(0.0, 0.1))
+        sig = signal.SIGINT if trial % 2 else signal.SIGTERM
+        assert daemon.stop(sig) == 0, daemon.log
+        time.sleep(0.2)
+        events = dump.stop()
+        pairs, hanging = note_pairs(events)
+        assert not hanging, (trial, hanging)
+        if pairs:
+            assert released_at_end(events) >= {0, 1, 9}
+    if control is not None:
+        control.close()
+
+
+def test_the_jack_server_going_away_ends_the_daemon_with_one_line_and_code_3(jack_server, daemon_factory, tmp_path):
+    daemon = daemon_factory("--model", str(build_model(tmp_path / "m.onnx")), "-q")
+    daemon.wait_line("bar 1: mood")
+    jack_server.stop()
+    code = daemon.proc.wait(timeout=10)
+    daemon.stop()
+    assert code == 3, daemon.log
+    ours = [line for line in daemon.log if line.startswith("livegan:")]
+    assert "the JACK server went away" in ours[-1] and "Traceback" not in "\n".join(daemon.log)
+
+
+def test_a_disconnected_port_and_a_deleted_model_do_not_stop_the_music(jack_server, midi_dump, daemon_factory, tmp_path):
+    model = build_model(tmp_path / "m.onnx", bias=-2.5)
+    daemon, first = start(daemon_factory, jack_server, midi_dump, model)
+    daemon.wait_line("bar 1: mood")
+    time.sleep(0.5)
+    first.stop()  # the recording client goes away: our port is now connected to nothing
+    model.unlink()  # the model file is deleted: the loaded session does not need it
+    time.sleep(1.0)
+    second = midi_dump(source=OUT)
+    time.sleep(1.5)
+    assert daemon.stop(signal.SIGINT) == 0, daemon.log
+    time.sleep(0.2)
+    events = second.stop()
+    assert sum(1 for e in events if e.data[0] & 0xF0 == 0x90 and e.data[2]) > 5  # still playing
+    assert released_at_end(events) >= {0, 1, 9}
+
+
+def test_a_model_that_fails_while_playing_stops_with_one_line_and_releases_notes(
+        jack_server, midi_dump, daemon_factory, tmp_path):
+    model = build_model(tmp_path / "fails.onnx", bias=-2.5, fail_below_valence=-0.4)
+    daemon, dump = start(daemon_factory, jack_server, midi_dump, model)
+    jack_server.wait_for_port(IN)
+    control = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("ctl", virtual=True, client_name="tester")
+    try:
+        jack_server.connect("tester:ctl", IN)
+        daemon.wait_line("bar 1: mood")
+        control.send(mido.Message("program_change", program=3))  # bittersweet: valence -0.5 < -0.4, the model fails
+        code = daemon.proc.wait(timeout=10)
+    finally:
+        control.close()
+    daemon.stop()
+    time.sleep(0.2)
+    events = dump.stop()
+    assert code == 1, daemon.log
+    errors = [line for line in daemon.log if "stopped: generation failed" in line]
+    assert len(errors) == 1 and "all notes were released" in errors[0]
+    assert not any("Traceback" in line for line in daemon.log)
+    assert not note_pairs(events)[1] and released_at_end(events) >= {0, 1, 9}
+
+
+def test_a_flood_of_input_does_not_break_the_daemon(jack_server, midi_dump, daemon_factory, tmp_path):
+    daemon, dump = start(daemon_factory, jack_server, midi_dump, build_model(tmp_path / "m.onnx", bias=-2.5))
+    jack_server.wait_for_port(IN)
+    flood = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("flood", virtual=True, client_name="flooder")
+    rng = np.random.default_rng(3)
+    sent = 0
+    try:
+        jack_server.connect("flooder:flood", IN)
+        daemon.wait_line("bar 1: mood")
+        start_t = time.perf_counter()
+        while time.perf_counter() - start_t < 2.0:  # 10,000 messages a second, of every kind
+            for _ in range(50):
+                kind = rng.integers(0, 4)
+                if kind == 0:
+                    msg = mido.Message("control_change", control=int(rng.integers(0, 128)), value=int(rng.integers(0, 128)))
+                elif kind == 1:
+                    msg = mido.Message("note_on", note=int(rng.integers(0, 128)), velocity=int(rng.integers(0, 128)))
+                elif kind == 2:
+                    msg = mido.Message("sysex", data=[int(x) for x in rng.integers(0, 128, int(rng.integers(0, 20)))])
+                else:
+                    msg = mido.Message("program_change", program=int(rng.integers(0, 128)))
+                flood.send(msg)
+                sent += 1
+            time.sleep(0.005)
+        assert daemon.proc.poll() is None, daemon.log
+        assert daemon.stop(signal.SIGINT) == 0, daemon.log
+    finally:
+        flood.close()
+    time.sleep(0.2)
+    events = dump.stop()
+    assert sent > 10_000
+    assert not note_pairs(events)[1] and not any("Traceback" in line for line in daemon.log)
