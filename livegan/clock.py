@@ -9,6 +9,7 @@ at once.
 
 from __future__ import annotations
 
+import faulthandler
 import threading
 import time
 from typing import Protocol
@@ -25,18 +26,34 @@ class Clock(Protocol):
         """Wait for ``deadline`` (seconds on this clock); False if a stop was requested first."""
         ...
 
+    def kick(self) -> None:
+        """Tell the hang watchdog (if any) that the clock thread is alive."""
+        ...
+
 
 class MonotonicClock:
     """The real clock: ``time.perf_counter`` (monotonic, sub-microsecond) with a spin finish."""
 
-    def __init__(self, stop: threading.Event | None = None, spin: float = 0.0015) -> None:
+    def __init__(self, stop: threading.Event | None = None, spin: float = 0.0015, hang_timeout: float | None = None) -> None:
         self.stop = stop or threading.Event()
         self.spin = spin
+        self.hang_timeout = hang_timeout
 
     def now(self) -> float:
         return time.perf_counter()
 
+    def kick(self) -> None:
+        """Re-arm the hang watchdog: if the clock thread is stuck for ``hang_timeout`` seconds (say,
+        inside a MIDI driver call that never returns and holds the GIL), a C-level timer that needs
+        no GIL prints every thread's stack and ends the process with exit code 1, instead of hanging."""
+        if self.hang_timeout:
+            faulthandler.dump_traceback_later(self.hang_timeout, exit=True)
+
+    def disarm(self) -> None:
+        faulthandler.cancel_dump_traceback_later()
+
     def sleep_until(self, deadline: float) -> bool:
+        self.kick()
         while True:
             remaining = deadline - time.perf_counter()
             if self.stop.is_set():
@@ -65,6 +82,9 @@ class FakeClock:
 
     def now(self) -> float:
         return self.time
+
+    def kick(self) -> None:
+        pass
 
     def sleep_until(self, deadline: float) -> bool:
         if self.stop.is_set():

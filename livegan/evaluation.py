@@ -68,6 +68,7 @@ class Reference:
     labels: np.ndarray  # float32 [M, 2]
     song: np.ndarray  # int [M]
     total: int  # phrases in the file
+    label_rule: str = ""  # how the dataset's (valence, arousal) labels were made
 
 
 def load_reference(path: str | Path, info: ModelInfo, max_phrases: int, seed: int = 0) -> Reference:
@@ -88,7 +89,8 @@ def load_reference(path: str | Path, info: ModelInfo, max_phrases: int, seed: in
     keep = np.arange(len(data))
     if len(keep) > max_phrases:
         keep = np.sort(np.random.default_rng(seed).choice(len(keep), max_phrases, replace=False))
-    return Reference(str(path), data.phrases[keep], data.labels[keep].astype(np.float32), data.song[keep], len(data))
+    return Reference(str(path), data.phrases[keep], data.labels[keep].astype(np.float32), data.song[keep], len(data),
+                     str(data.meta.get("label_rule", "")))
 
 
 # ------------------------------------------------------------------------------ generation
@@ -321,7 +323,7 @@ def training_mood(reference: Reference, info: ModelInfo) -> dict[str, Any]:
     is_major, score, analysed = phrase_modes(reference.rolls, info)
     valence, arousal = reference.labels[:, 0], reference.labels[:, 1]
     return {**mode_agreement(is_major, analysed, valence), "density_arousal_spearman": spearman(density, arousal),
-            "mode_score_valence_spearman": _spearman_where(score, valence, analysed)}
+            "mode_score_valence_spearman": _spearman_where(score, valence, analysed), "label_rule": reference.label_rule}
 
 
 # ------------------------------------------------------------------------------ the whole evaluation

@@ -79,6 +79,7 @@ class LinkTransport:
             remaining = due - self.clock.now()
             if remaining <= self.poll:
                 return Wait.REACHED if self.clock.sleep_until(due) else Wait.QUIT
+            self.clock.kick()
             if self.clock.stop.wait(min(remaining - self.poll, self.poll)):
                 return Wait.QUIT
             self._offset = self._clock_offset()  # the two clocks may slew apart over hours

@@ -18,7 +18,6 @@ The same seed, schedule, tempo, batch size and model give the same messages, byt
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager

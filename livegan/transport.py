@@ -186,6 +186,7 @@ class MidiClockFollower:
             while not self._running:
                 if self.clock.stop.is_set():
                     return None
+                self.clock.kick()
                 self._cond.wait(0.05)
             self._waiting_segment = self._segment
             return self._tick / self.ticks_per_step
@@ -209,6 +210,7 @@ class MidiClockFollower:
                 if due is None or due - now > self.spin:
                     # Sleep until shortly before it is due, or until the next tick re-fits the line.
                     timeout = 0.05 if due is None else min(due - now - self.spin, 0.05)
+                    self.clock.kick()
                     self._cond.wait(max(timeout, 0.0))
                     continue
             return Wait.REACHED if self.clock.sleep_until(due) else Wait.QUIT

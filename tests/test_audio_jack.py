@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fluidsynth", reason="pyfluidsynth and libfluidsynth are needed for the synth")
-from livegan.audio import LiveSynth, find_soundfont  # noqa: E402
-from livegan.errors import UserError  # noqa: E402
-from livegan.midifile import TapOutput  # noqa: E402
-from livegan.ports import MemoryOutput  # noqa: E402
+from livegan.audio import LiveSynth, find_soundfont
+from livegan.errors import UserError
+from livegan.midifile import TapOutput
+from livegan.ports import MemoryOutput
 
 SMALL_FONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 

@@ -6,13 +6,12 @@ import time
 
 import mido
 import pytest
+from onnx_models import tiny_info
 
 from livegan.contract import Track
 from livegan.errors import UserError
-from livegan.midifile import (Layout, PlayedNote, Recorder, SmfBuilder, TapOutput, _vlq, played_notes, smf_bytes,
-                              tap_output)
+from livegan.midifile import Layout, PlayedNote, Recorder, SmfBuilder, TapOutput, _vlq, played_notes, smf_bytes, tap_output
 from livegan.ports import MemoryOutput
-from onnx_models import tiny_info
 
 LAYOUT = Layout((("Drums", 9), ("Piano", 0), ("Bass", 1)), bpm=120.0)
 

@@ -10,14 +10,15 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from livegan import pianoroll  # noqa: E402
-from livegan.engine import OnnxGenerator  # noqa: E402
-from livegan.latent import LatentWalk  # noqa: E402
-from livegan.mood import Mood  # noqa: E402
-from livegan.perform import threshold_for  # noqa: E402
-from livegan.render import render_piece  # noqa: E402
-from livegan.roll import binarize, flatten_bars, roll_to_notes  # noqa: E402
-from onnx_models import build_model  # noqa: E402
+from onnx_models import build_model
+
+from livegan import pianoroll
+from livegan.engine import OnnxGenerator
+from livegan.latent import LatentWalk
+from livegan.mood import Mood
+from livegan.perform import threshold_for
+from livegan.render import render_piece
+from livegan.roll import binarize, flatten_bars, roll_to_notes
 
 STRAIGHT = Mood("straight", 0.5, 0.2, swing=0.0, legato=1.0)  # notes sound exactly as long as the roll says
 SWUNG = Mood("swung", -0.5, -0.3, swing=0.3, legato=0.6)

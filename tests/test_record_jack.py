@@ -21,10 +21,10 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-
 from jackkit import Event
-from livegan.midifile import played_notes
 from onnx_models import build_model
+
+from livegan.midifile import played_notes
 
 BPM = 150
 BAR_S = 4 * 60 / BPM

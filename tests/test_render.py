@@ -20,8 +20,7 @@ from livegan.latent import LatentWalk
 from livegan.live import LiveSession, SessionOptions
 from livegan.mood import Mood, load_moods
 from livegan.ports import MemoryOutput
-from livegan.render import (Segment, bar_moods, compose_bars, custom_mood, parse_schedule, render_piece,
-                            schedule_length)
+from livegan.render import Segment, bar_moods, compose_bars, custom_mood, parse_schedule, render_piece, schedule_length
 
 PRESETS = load_moods()
 BRIGHT = Mood("bright", 0.8, 0.6, velocity=100, dynamics=10)
@@ -171,7 +170,7 @@ def test_a_plain_render_imports_neither_fluidsynth_nor_matplotlib_nor_torch(tmp_
     code = ("import sys; from livegan.cli import main; "
             f"main(['render', '-o', {str(tmp_path / 'x.mid')!r}, '--model', {str(model)!r}, '--bars', '2', '--seed', '1']); "
             "print(sorted(m for m in ('fluidsynth', 'matplotlib', 'torch') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
     assert "rendered 2 bars" in result.stderr

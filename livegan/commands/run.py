@@ -87,7 +87,9 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
 
     # The clock thread must get the GIL back quickly from the composer thread (default 5 ms).
     sys.setswitchinterval(0.0005)
-    clock = MonotonicClock()
+    # If the clock thread is ever stuck (rtmidi's JACK send spins forever, holding the GIL, once
+    # its client stops being served), exit after a few bars instead of hanging.
+    clock = MonotonicClock(hang_timeout=10.0 + 3 * 60.0 / bpm * 4)
     _stop_on_signals(clock)
     status = StatusLine(bpm, enabled=not quiet and sys.stderr.isatty())
     port = open_output(port_name, api, existing=existing)
@@ -111,9 +113,11 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
         try:
             session.run(bars)
         except RuntimeError as exc:
+            clock.disarm()
             status.close()
             log.error("stopped: %s; all notes were released", exc)
             sys.exit(1)
+        clock.disarm()
         status.close()
         if watchdog is not None and watchdog.gone.is_set():
             log.error("stopped: the JACK server went away (its ports, and the notes on them, went with it); "
