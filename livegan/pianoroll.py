@@ -25,8 +25,22 @@ GM_DRUMS = dict(enumerate((
     "Splash", "Cowbell", "Crash 2", "Vibraslap", "Ride 2", "Hi Bongo", "Lo Bongo", "Mute Conga", "Hi Conga",
     "Lo Conga", "Hi Timbale", "Lo Timbale", "Hi Agogo", "Lo Agogo", "Cabasa", "Maracas", "Whistle", "Long Whistle",
     "Guiro", "Long Guiro", "Claves", "Hi Block", "Lo Block", "Mute Cuica", "Cuica", "Mute Triangle", "Triangle"), 35))
-GM_FAMILIES = ("Piano", "Chromatic perc.", "Organ", "Guitar", "Bass", "Strings", "Ensemble", "Brass", "Reed",
-               "Pipe", "Synth lead", "Synth pad", "Synth FX", "Ethnic", "Percussive", "Sound FX")
+GM_PROGRAMS = (  # General MIDI level 1 instrument names, program 0 (DAWs show 1) to 127
+    "Acoustic Grand Piano|Bright Piano|Electric Grand|Honky-tonk Piano|Electric Piano 1|Electric Piano 2|"
+    "Harpsichord|Clavinet|Celesta|Glockenspiel|Music Box|Vibraphone|Marimba|Xylophone|Tubular Bells|Dulcimer|"
+    "Drawbar Organ|Percussive Organ|Rock Organ|Church Organ|Reed Organ|Accordion|Harmonica|Tango Accordion|"
+    "Nylon Guitar|Steel Guitar|Jazz Guitar|Clean Guitar|Muted Guitar|Overdriven Guitar|Distortion Guitar|"
+    "Guitar Harmonics|Acoustic Bass|Finger Bass|Pick Bass|Fretless Bass|Slap Bass 1|Slap Bass 2|Synth Bass 1|"
+    "Synth Bass 2|Violin|Viola|Cello|Contrabass|Tremolo Strings|Pizzicato Strings|Orchestral Harp|Timpani|"
+    "String Ensemble 1|String Ensemble 2|Synth Strings 1|Synth Strings 2|Choir Aahs|Voice Oohs|Synth Voice|"
+    "Orchestra Hit|Trumpet|Trombone|Tuba|Muted Trumpet|French Horn|Brass Section|Synth Brass 1|Synth Brass 2|"
+    "Soprano Sax|Alto Sax|Tenor Sax|Baritone Sax|Oboe|English Horn|Bassoon|Clarinet|Piccolo|Flute|Recorder|"
+    "Pan Flute|Blown Bottle|Shakuhachi|Whistle|Ocarina|Square Lead|Saw Lead|Calliope Lead|Chiff Lead|"
+    "Charang Lead|Voice Lead|Fifths Lead|Bass Lead|New Age Pad|Warm Pad|Polysynth Pad|Choir Pad|Bowed Pad|"
+    "Metallic Pad|Halo Pad|Sweep Pad|Rain FX|Soundtrack FX|Crystal FX|Atmosphere FX|Brightness FX|Goblins FX|"
+    "Echoes FX|Sci-fi FX|Sitar|Banjo|Shamisen|Koto|Kalimba|Bagpipe|Fiddle|Shanai|Tinkle Bell|Agogo|Steel Drums|"
+    "Woodblock|Taiko Drum|Melodic Tom|Synth Drum|Reverse Cymbal|Guitar Fret Noise|Breath Noise|Seashore|"
+    "Bird Tweet|Telephone Ring|Helicopter|Applause|Gunshot").split("|")
 LANE_COLOURS = ("#3b6fb6", "#d9822b", "#3a9a5b", "#b8474d", "#7a5cb3", "#8c6d46", "#c45ca2", "#5f6b73")
 
 
@@ -36,8 +50,8 @@ def note_name(pitch: int) -> str:
 
 
 def program_label(program: int) -> str:
-    """GM program (zero-based) -> its family and number as DAWs show it, e.g. 'Bass 34'."""
-    return f"{GM_FAMILIES[program // 8]} {program + 1}"
+    """GM program (zero-based) -> its name and number as DAWs show it, e.g. 'Finger Bass (34)'."""
+    return f"{GM_PROGRAMS[program]} ({program + 1})"
 
 
 @dataclass(frozen=True)
@@ -127,7 +141,8 @@ def _pitch_ticks(lane: Lane, low: int, high: int) -> list[int]:
         return used if len(used) <= 14 else used[:: int(np.ceil(len(used) / 14))]
     if high - low <= 12:
         return list(range(low, high + 1, 2 if high - low > 6 else 1))
-    return [p for p in range(low, high + 1) if p % 12 in (0, 7)] or [low, high]
+    ticks = [p for p in range(low, high + 1) if p % 12 in (0, 7)]
+    return sorted({low, high, *(p for p in ticks if min(p - low, high - p) > 2)})
 
 
 def _model_range(piece: Piece) -> tuple[int, int]:
@@ -145,17 +160,22 @@ def _mood_strip(ax, piece: Piece) -> None:
         height = 0.35 + 0.3 * (mood.arousal + 1)  # 0.35 (calm) .. 0.95 (excited)
         ax.add_patch(Rectangle((i * bpb, 0), bpb, height, facecolor=cmap((mood.valence + 1) / 2), edgecolor="white",
                                linewidth=0.8))
-    beats_per_char = 8 * 0.55 / 72 * len(piece.moods) * bpb / (ax.figure.get_figwidth() - 1.8)  # at fontsize 8
-    free_from = -1.0
+    beats_per_char = 0.55 / 72 * len(piece.moods) * bpb / (ax.figure.get_figwidth() - 1.8)  # per point of font size
+    free = {"name": -1.0, "point": -1.0}  # where each row of labels is free again, in beats
     for k, (i, mood) in enumerate(changes := piece.changes()):
         named = k == 0 or mood.name != changes[k - 1][1].name
         settled = i + 1 >= len(piece.moods) or piece.moods[i + 1] == mood
         point = f"v{mood.valence:+.1f} a{mood.arousal:+.1f}"
-        text = (f"{mood.name}  {point}" if settled else f"{mood.name} ...") if named else point
-        if i * bpb >= free_from and (named or settled):  # during a glide, only where it settles; never overlapping
-            ax.text(i * bpb + 0.15, 1.02, text, fontsize=8, va="bottom", ha="left", clip_on=False,
-                    fontweight="bold" if named else "normal")
-            free_from = i * bpb + (len(text) + 2) * beats_per_char
+        if named:  # above the strip: the preset's name (and its point once the glide settles)
+            text = f"{mood.name}  {point}" if settled else f"{mood.name} ..."
+            row, y, size, kw = "name", 1.02, 8, {"fontweight": "bold", "va": "bottom"}
+        elif settled:  # in the strip: where a glide arrives
+            text, row, y, size, kw = point, "point", 0.06, 7, {"va": "bottom", "color": "#222"}
+        else:
+            continue
+        if i * bpb >= free[row]:
+            ax.text(i * bpb + 0.15, y, text, fontsize=size, ha="left", clip_on=False, **kw)
+            free[row] = i * bpb + (len(text) + 2) * beats_per_char * size
     ax.set_ylim(0, 1.0)
     ax.set_yticks([])
     ax.set_ylabel("mood\n(colour: valence,\nheight: arousal)", fontsize=7, rotation=0, ha="right", va="center")

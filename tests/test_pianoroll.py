@@ -102,4 +102,4 @@ def test_each_bar_carries_its_mood_in_the_strip(generator):
 def test_pitch_names_follow_scientific_pitch_and_gm_drums():
     assert [pianoroll.note_name(p) for p in (60, 61, 47, 127)] == ["C4", "C#4", "B2", "G9"]
     assert pianoroll.GM_DRUMS[36] == "Kick" and pianoroll.GM_DRUMS[42] == "Closed HH" and pianoroll.GM_DRUMS[81] == "Triangle"
-    assert pianoroll.program_label(33) == "Bass 34"
+    assert pianoroll.program_label(33) == "Finger Bass (34)" and len(pianoroll.GM_PROGRAMS) == 128

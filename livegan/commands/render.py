@@ -31,7 +31,7 @@ log = logging.getLogger("livegan")
               help="A preset, or a schedule of presets and bars: 'uplifting:8,bittersweet:8' (the last one may omit its bars).")
 @click.option("--valence", type=click.FloatRange(-1, 1), default=None, help="Valence of a custom mood, -1..1 (with --arousal; instead of --mood).")
 @click.option("--arousal", type=click.FloatRange(-1, 1), default=None, help="Arousal of a custom mood, -1..1 (with --valence).")
-@click.option("--morph-bars", type=click.IntRange(0, 64), default=0, show_default=True,
+@click.option("--morph", "morph_bars", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Each mood change of the schedule glides over this many bars (0: it switches at the bar line).")
 @click.option("--seed", type=int, default=None, help="Seed of the latent walk (default: a random one, printed); the same seed renders the same file.")
 @click.option("--model", type=click.Path(path_type=Path), default=None, help="ONNX model (default: the shipped one).")
