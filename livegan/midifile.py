@@ -228,6 +228,7 @@ class Recorder:
         self.builder = SmfBuilder(layout)
         self.origin: float | None = None
         self.origin_from: Callable[[], float | None] | None = None
+        self.failed = False  # the last write failed (a full disk): the file on disk is behind
         self._pending: list[tuple[float, mido.Message]] = []
         self._lock = threading.Lock()  # guards _pending (taken by the sending thread)
         self._write_lock = threading.Lock()  # one writer at a time
@@ -263,11 +264,17 @@ class Recorder:
                 self._write()
 
     def close(self) -> None:
-        """Stop the writer thread and write the complete take."""
+        """Stop the writer thread and write the complete take (``failed`` says if that was impossible)."""
         self._stop.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)
-        self.flush(final=True)
+        try:
+            self.flush(final=True)
+        except OSError as exc:
+            self.failed = True
+            log.error("the take could not be completed in %s (%s): the file holds what was written before; "
+                      "free some space and keep it", self.path, exc.strerror or exc)
+            return
         log.info("recorded %s (%.1f bars)", self.path, self.builder.end / self.layout.bar_ticks)
 
     def _origin(self, first: float) -> float:
@@ -282,11 +289,19 @@ class Recorder:
         write_atomically(self.path, self.builder.to_bytes())
 
     def _work(self) -> None:
+        """Flush every ``flush_seconds``; a full disk must not stop the music: say so once, retry quietly."""
         while not self._stop.wait(self.flush_seconds):
             try:
                 self.flush()
-            except OSError as exc:  # a full disk must not stop the music; the next flush tries again
-                log.warning("could not write the recording %s (%s); retrying", self.path, exc)
+            except OSError as exc:
+                if not self.failed:
+                    log.warning("cannot write the recording %s (%s); the music goes on, and writing is retried "
+                                "every %g s", self.path, exc.strerror or exc, self.flush_seconds)
+                self.failed = True
+            else:
+                if self.failed:
+                    log.info("the recording %s is being written again", self.path)
+                self.failed = False
 
 
 class Tap(Protocol):

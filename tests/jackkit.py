@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 import threading
 import time
 from dataclasses import dataclass
@@ -130,6 +131,46 @@ def _stop_all() -> None:
         _terminate(proc, signal.SIGTERM, timeout=1.0)
 
 
+def running_jack_servers() -> set[str]:
+    """Names of the JACK servers whose ``jackd`` process is running (read from /proc)."""
+    names = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and Path(args[0].decode(errors="replace")).name in ("jackd", "jackdmp") and b"-n" in args:
+            names.add(args[args.index(b"-n") + 1].decode(errors="replace"))
+    return names
+
+
+def reclaim_stale_servers(prefix: str = "livegan-test-") -> list[str]:
+    """Free the registry slots of our test servers that died without cleaning up.
+
+    JACK has 8 server slots; one whose jackd was killed (SIGKILL, a crashed run) is
+    freed only when a server of the same name starts and stops cleanly. Only names
+    with ``prefix`` whose jackd is not running are touched, so no user's server is.
+    """
+    running = running_jack_servers()
+    reclaimed = []
+    for shm in sorted(Path("/dev/shm").glob(f"jack_{prefix}*_0_0")):
+        name = shm.name[len("jack_"):-len("_0_0")]
+        if name in running:
+            continue
+        env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+        proc = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(SAMPLE_RATE), "-p",
+                                 str(PERIOD)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 5
+        while proc.poll() is None and time.monotonic() < deadline:
+            if subprocess.run(["jack_lsp"], env=env, capture_output=True, timeout=10).returncode == 0:
+                break
+            time.sleep(0.05)
+        _terminate(proc, signal.SIGTERM, timeout=5.0)
+        shm.unlink(missing_ok=True)
+        reclaimed.append(name)
+    return reclaimed
+
+
 class JackServer:
     """A private ``jackd`` on the dummy driver, for the life of one test.
 
@@ -166,6 +207,7 @@ class JackServer:
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_START_SERVER="1")
         if self._answers():
             raise RuntimeError(f"a JACK server named {self.name!r} is already running")
+        reclaim_stale_servers()
         self._log = tempfile.TemporaryFile()
         self._final_log: str | None = None
         self._proc = _spawn(

@@ -130,6 +130,8 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
         if inport is not None:
             inport.close()
         port.close()
+    if getattr(getattr(port, "recorder", None), "failed", False):
+        sys.exit(4)  # the take on disk is incomplete (the error was logged): not a clean exit
 
 
 def _watch_jack(clock):
