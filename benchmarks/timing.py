@@ -10,7 +10,8 @@ lateness = the time each message is sent - (start + its cumulative time in the f
 Part 2 (a real JACK server, ``jackd -d dummy``): ``livegan run --api jack`` in its own
 process, recorded by ``jack_midi_dump``; note-on frames are fitted to a straight 16th-note
 grid (the first preset has no swing) and the residuals are the onset deviation that a
-recording DAW would see. JACK delivers MIDI on period boundaries (128 frames at 48 kHz,
+recording DAW would see; "in-bar" residuals are taken around each bar's own median, which
+leaves out slow slips of JACK's frame clock (xruns of a non-realtime jackd on a busy machine). JACK delivers MIDI on period boundaries (128 frames at 48 kHz,
 2.67 ms), so residuals of about +/-1.3 ms are the period's quantization.
 
     python benchmarks/timing.py                  # the shipped model, 16 bars at 120 BPM per condition
@@ -134,6 +135,9 @@ def jack_take(model: Path, bars: int, bpm: float, seed: int) -> dict[str, Any]:
     """One ``livegan run --api jack`` take recorded by jack_midi_dump: onset residuals from the 16th grid."""
     from jackkit import JackServer, MidiDump
 
+    from livegan.engine import OnnxGenerator
+
+    info = OnnxGenerator(model).info
     with JackServer() as jack:
         args = [sys.executable, "-m", "livegan", "run", "--api", "jack", "--model", str(model), "--bpm", str(bpm),
                 "--bars", str(bars), "--seed", str(seed), "--no-input", "-q"]
@@ -150,26 +154,35 @@ def jack_take(model: Path, bars: int, bpm: float, seed: int) -> dict[str, Any]:
                 proc.wait()
         xruns, rate, period = jack.xruns(), jack.sample_rate, jack.period
     frames = [e.frame for e in events if e.data[0] & 0xF0 == 0x90 and len(e.data) > 2 and e.data[2] > 0]
-    step_frames = 60 / bpm / 4 * rate
-    residual, slope = grid_residuals(np.array(frames, dtype=float), step_frames)
+    step_frames = 60 / bpm / info.steps_per_beat * rate
+    residual, index, slope = grid_residuals(np.array(frames, dtype=float), step_frames)
     match = LATENESS_LINE.search(stderr)
     return {"onsets": len(frames), "deviation": spread_ms(np.abs(residual) / rate),
+            "deviation_within_bar": spread_ms(np.abs(within_bars(residual, index, info.steps_per_bar)) / rate),
             "tempo_error_ppm": (slope / step_frames - 1) * 1e6 if len(frames) > 1 else None,
             "period_ms": period / rate * 1e3, "xruns": xruns, "exit_code": proc.returncode,
             "daemon_lateness_ms": dict(zip(("median_ms", "p99_ms", "max_ms"), map(float, match.groups()))) if match else None}
 
 
-def grid_residuals(frames: np.ndarray, step_frames: float) -> tuple[np.ndarray, float]:
-    """Fit frames = origin + k * step (k the nearest grid index) by least squares; (residuals, fitted step)."""
-    if len(frames) < 2:
-        return np.zeros(len(frames)), step_frames
-    slope, origin = step_frames, frames[0]
+def grid_residuals(frames: np.ndarray, step_frames: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Fit frames = origin + k * step (k the nearest grid index) by least squares; (residuals, k, fitted step)."""
+    slope, origin = step_frames, frames[0] if len(frames) else 0.0
+    index = np.zeros(len(frames))
     for _ in range(3):  # the grid index of each onset, then the line through them, twice more
         index = np.round((frames - origin) / slope)
-        if np.ptp(index) == 0:
+        if len(frames) < 2 or np.ptp(index) == 0:
             break
         slope, origin = np.polyfit(index, frames, 1)
-    return frames - (origin + slope * index), float(slope)
+    return frames - (origin + slope * index), index, float(slope)
+
+
+def within_bars(residual: np.ndarray, index: np.ndarray, steps_per_bar: int) -> np.ndarray:
+    """Residuals around each bar's own median: the jitter inside a bar, without slow slips of JACK's frame clock."""
+    bars = (index // steps_per_bar).astype(int)
+    out = residual.copy()
+    for bar in np.unique(bars):
+        out[bars == bar] -= np.median(residual[bars == bar])
+    return out
 
 
 def main() -> None:
@@ -214,10 +227,12 @@ def print_tables(results: dict[str, Any]) -> None:
         print(f"\nJACK part skipped: {jack['skipped']}")
         return
     rows = [[c, r["onsets"], r["deviation"]["median_ms"], r["deviation"]["p99_ms"], r["deviation"]["max_ms"],
+             r["deviation_within_bar"]["median_ms"], r["deviation_within_bar"]["p99_ms"],
              r["tempo_error_ppm"], r["xruns"], (r["daemon_lateness_ms"] or {}).get("p99_ms")] for c, r in jack.items()]
     print()
     print(table(f"onsets recorded by jack_midi_dump vs the 16th grid, |residual| ms (period {next(iter(jack.values()))['period_ms']:.2f} ms)",
-                ["condition", "onsets", "median", "p99", "max", "tempo ppm", "xruns", "daemon p99"], rows))
+                ["condition", "onsets", "median", "p99", "max", "in-bar median", "in-bar p99", "tempo ppm", "xruns",
+                 "daemon p99"], rows))
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ def test_timing_compares_the_sequencer_with_mido_on_the_same_messages_and_record
     jack = results["jack"]["idle"]
     assert jack["exit_code"] == 0 and jack["onsets"] > 0 and jack["period_ms"] == pytest.approx(2.667, abs=0.01)
     assert_spread(jack["deviation"])
+    assert_spread(jack["deviation_within_bar"])
     assert set(jack["daemon_lateness_ms"]) == {"median_ms", "p99_ms", "max_ms"}
 
 

@@ -158,10 +158,10 @@ def _td_table(result: dict[str, Any]) -> list[str]:
 
 def _mood_lines(mood: dict[str, Any]) -> list[str]:
     lines = [f"mood control ({mood['per_cell']} phrases per point, the same latents at every point)",
-             f"{'  preset':<22s}{'valence':>8s}{'arousal':>8s}{'major %':>9s}{'notes/bar':>11s}"]
+             f"{'  preset':<22s}{'valence':>8s}{'arousal':>8s}{'major %':>9s}{'notes/bar, all tracks':>23s}"]
     for p in mood["presets"]:
         lines.append(f"  {p['name']:<20s}{p['valence']:+8.2f}{p['arousal']:+8.2f}"
-                     f"{_num(p['major_rate'], 100, '{:.0f}'):>9s}{_num(p['note_density']):>11s}")
+                     f"{_num(p['major_rate'], 100, '{:.0f}'):>9s}{_num(p['note_density']):>23s}")
     g = mood["grid"]
     lines.append("  grid, major % (rows: arousal high to low; columns: valence " + " ".join(f"{v:+.1f}" for v in g["valence"]) + ")")
     for a, row in reversed(list(zip(g["arousal"], g["major_rate"]))):

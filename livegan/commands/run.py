@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -62,21 +63,51 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
     if verbose:
         logging.getLogger().setLevel(logging.DEBUG)
     started = time.perf_counter()
-    from livegan.clock import MonotonicClock
+    from livegan.live import SessionOptions
+
+    if clock_source == "external" and no_input:
+        raise UserError("--clock external follows MIDI clock from the input port: drop --no-input (and pass --in NAME)")
+    presets, controls = _load_config(moods_file, controls_file)
+    start_mood = _start_mood(presets, mood_name)
+    generator = _load_model(model, device)
+    options = SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood,
+                             clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars)
+    code = _play(generator, presets, controls, options, Outputs(port_name, existing, api, in_name, no_input, record,
+                                                               synth, soundfont), bars, quiet, started)
+    if code:
+        sys.exit(code)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where the music goes and where the controls come from (the port options of ``run``)."""
+
+    port_name: str
+    existing: bool
+    api: str | None
+    in_name: str | None
+    no_input: bool
+    record: Path | None
+    synth: bool
+    soundfont: Path | None
+
+
+def _load_config(moods_file: Path | None, controls_file: Path | None):
+    """Mood presets and the control map (the user's learned one if there is one); mistakes exit 2."""
     from livegan.controls import load_control_map, user_controls_path
-    from livegan.engine import OnnxGenerator
-    from livegan.live import LiveSession, SessionOptions
-    from livegan.mood import find_mood, load_moods
-    from livegan.ports import default_api, open_input, open_output
+    from livegan.mood import load_moods
 
     presets = load_moods(moods_file)
     if controls_file is None and user_controls_path().is_file():
         controls_file = user_controls_path()
         log.info("controls learned with 'livegan learn': %s", controls_file)
-    controls = load_control_map(controls_file)
-    if clock_source == "external" and no_input:
-        raise UserError("--clock external follows MIDI clock from the input port: drop --no-input (and pass --in NAME)")
-    start_mood = presets.index(find_mood(presets, mood_name)) if mood_name else 0
+    return presets, load_control_map(controls_file)
+
+
+def _load_model(model: Path | None, device: str):
+    """The generator, validated and warmed up; a model that does not fit is one line, exit 2."""
+    from livegan.engine import OnnxGenerator
+
     model = model or default_model_path()
     if not model.is_file() and model == default_model_path():
         raise UserError(f"no default model at '{model}': reinstall livegan, or pass --model FILE.onnx")
@@ -84,54 +115,74 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
     warm = generator.warm_up()
     log.info("model %s (%s, %d tracks: %s), warm-up %.0f ms", model.name, generator.provider,
              len(generator.info.tracks), ", ".join(t.name for t in generator.info.tracks), warm * 1e3)
+    return generator
 
+
+def _start_mood(presets, name: str | None) -> int:
+    from livegan.mood import find_mood
+
+    return presets.index(find_mood(presets, name)) if name else 0
+
+
+def _play(generator, presets, controls, options, outputs: Outputs, bars: int | None, quiet: bool, started: float) -> int:
+    """Open the ports, play until stopped, close everything; the exit code (0 = a clean stop)."""
+    from livegan.clock import MonotonicClock
+    from livegan.live import LiveSession
+    from livegan.ports import default_api, open_input, open_output
+    from livegan.status import StatusLine
+
+    api = outputs.api or default_api()
     # The clock thread must get the GIL back quickly from the composer thread (default 5 ms).
     sys.setswitchinterval(0.0005)
     # If the clock thread is ever stuck (rtmidi's JACK send spins forever, holding the GIL, once
     # its client stops being served), exit after a few bars instead of hanging.
-    clock = MonotonicClock(hang_timeout=10.0 + 3 * 60.0 / bpm * 4)
+    clock = MonotonicClock(hang_timeout=10.0 + 3 * 60.0 / options.bpm * generator.info.beats_per_bar)
     _stop_on_signals(clock)
-    status = StatusLine(bpm, enabled=not quiet and sys.stderr.isatty())
-    port = open_output(port_name, api, existing=existing)
-    if record is not None or synth:
+    status = StatusLine(enabled=not quiet and sys.stderr.isatty())
+    port = open_output(outputs.port_name, outputs.api, existing=outputs.existing)
+    if outputs.record is not None or outputs.synth:
         from livegan.midifile import tap_output  # FluidSynth is imported only for --synth
 
-        port = tap_output(port, generator.info, bpm, record, synth, soundfont, api or default_api())
+        port = tap_output(port, generator.info, options.bpm, outputs.record, outputs.synth, outputs.soundfont, api)
     inport = None
     try:
-        session = LiveSession(generator, presets, controls, port, clock,
-                              SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood,
-                                             clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars),
-                              on_bar=status.update)
-        if record is not None:  # the take's tick 0 is when bar 1 was due, even if its first note was late
+        session = LiveSession(generator, presets, controls, port, clock, options, on_bar=status.update)
+        if outputs.record is not None:  # the take's tick 0 is when bar 1 was due, even if its first note was late
             port.recorder.origin_from = lambda: session.transport.time_of(0.0)
-        if not no_input:
-            inport = open_input(in_name or "LiveGAN In", api, session.on_message, virtual=in_name is None)
-        tempo = {"external": "following MIDI clock", "link": "in the Ableton Link session"}.get(clock_source, f"at {bpm:g} BPM")
+        if not outputs.no_input:
+            inport = open_input(outputs.in_name or "LiveGAN In", outputs.api, session.on_message,
+                                virtual=outputs.in_name is None)
+        tempo = {"external": "following MIDI clock", "link": "in the Ableton Link session"}.get(
+            options.clock, f"at {options.bpm:g} BPM")
         log.info("playing to '%s' %s (ready in %.2f s); Ctrl-C stops", port.name, tempo, time.perf_counter() - started)
-        watchdog = _watch_jack(clock) if (api or default_api()) == "jack" else None
-        try:
-            session.run(bars)
-        except RuntimeError as exc:
-            clock.disarm()
-            status.close()
-            log.error("stopped: %s; all notes were released", exc)
-            sys.exit(1)
-        clock.disarm()
-        status.close()
-        if watchdog is not None and watchdog.gone.is_set():
-            log.error("stopped: the JACK server went away (its ports, and the notes on them, went with it); "
-                      "start livegan again once JACK is back")
-            sys.exit(3)
-        late = session.sequencer.lateness.summary()
-        log.info("stopped after %d bars; event lateness median %.2f ms, p99 %.2f ms, max %.2f ms",
-                 session.sequencer.bars_played, late["median_ms"], late["p99_ms"], late["max_ms"])
+        code = _run_session(session, clock, status, bars, _watch_jack(clock) if api == "jack" else None)
     finally:
         if inport is not None:
             inport.close()
         port.close()
     if getattr(getattr(port, "recorder", None), "failed", False):
-        sys.exit(4)  # the take on disk is incomplete (the error was logged): not a clean exit
+        return code or 4  # the take on disk is incomplete (the error was logged): not a clean exit
+    return code
+
+
+def _run_session(session, clock, status, bars: int | None, watchdog) -> int:
+    """Play; 0 after a stop, 1 if generation failed, 3 if the JACK server went away."""
+    try:
+        session.run(bars)
+    except RuntimeError as exc:
+        log.error("stopped: %s; all notes were released", exc)
+        return 1
+    finally:
+        clock.disarm()
+        status.close()
+    if watchdog is not None and watchdog.gone.is_set():
+        log.error("stopped: the JACK server went away (its ports, and the notes on them, went with it); "
+                  "start livegan again once JACK is back")
+        return 3
+    late = session.sequencer.lateness.summary()
+    log.info("stopped after %d bars; event lateness median %.2f ms, p99 %.2f ms, max %.2f ms",
+             session.sequencer.bars_played, late["median_ms"], late["p99_ms"], late["max_ms"])
+    return 0
 
 
 def _watch_jack(clock):
@@ -150,24 +201,3 @@ def _stop_on_signals(clock) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-
-
-class StatusLine:
-    """One terminal line, rewritten each bar: bar, mood, tempo, generation time, lateness."""
-
-    def __init__(self, bpm: float, enabled: bool) -> None:
-        self.bpm = bpm
-        self.enabled = enabled
-
-    def update(self, bar) -> None:
-        if not self.enabled:
-            return
-        mood = bar.mood.describe() if bar.mood else "-"
-        gen = f"{bar.gen_seconds * 1e3:5.1f} ms" if bar.gen_seconds is not None else "  late "
-        late = bar.lateness.summary()
-        sys.stderr.write(f"\r\x1b[2Kbar {bar.number:5d} | {mood} | {bar.tempo} | gen {gen} | late p99 {late['p99_ms']:.2f} ms")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
