@@ -10,6 +10,7 @@ at once.
 from __future__ import annotations
 
 import faulthandler
+import os
 import threading
 import time
 from typing import Protocol
@@ -91,3 +92,20 @@ class FakeClock:
             return False
         self.time = max(self.time, deadline + self.lateness)
         return True
+
+
+def try_realtime(priority: int = 10) -> bool:
+    """Ask for real-time scheduling (SCHED_FIFO) for the calling thread, as JACK does for its own.
+
+    It lets the clock thread preempt everything else on a busy machine. It needs
+    permission (root, or an rtprio limit as JACK users have in limits.conf); without
+    it nothing changes. The thread mostly sleeps, and spins at most ``spin`` seconds
+    per event, so it cannot hog a core.
+    """
+    if not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (OSError, ValueError):
+        return False
+    return True

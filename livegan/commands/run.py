@@ -52,13 +52,15 @@ def default_model_path() -> Path:
 @click.option("--synth", is_flag=True, help="Also play what is sent through FluidSynth: to the sound card, or to JACK with --api jack.")
 @click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="SoundFont for --synth (default: $LIVEGAN_SOUNDFONT, else the system's GM SoundFont).")
+@click.option("--realtime/--no-realtime", default=True, show_default=True,
+              help="Ask for real-time scheduling of the clock thread (works where JACK's can: root or rtprio).")
 @click.option("-q", "--quiet", is_flag=True, help="No status line.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
 def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api: str | None, model: Path | None,
         device: str, bpm: float, mood_name: str | None, moods_file: Path | None, controls_file: Path | None,
         seed: int | None, lookahead: int, threshold: float | None, bars: int | None, clock_source: str, send_clock: bool,
-        switch: str, morph_bars: int, record: Path | None, synth: bool, soundfont: Path | None, quiet: bool,
-        verbose: bool) -> None:
+        switch: str, morph_bars: int, record: Path | None, synth: bool, soundfont: Path | None, realtime: bool,
+        quiet: bool, verbose: bool) -> None:
     """Stream generated bars to a MIDI port, on time, until Ctrl-C."""
     if verbose:
         logging.getLogger().setLevel(logging.DEBUG)
@@ -73,7 +75,7 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
     options = SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood,
                              clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars)
     code = _play(generator, presets, controls, options, Outputs(port_name, existing, api, in_name, no_input, record,
-                                                               synth, soundfont), bars, quiet, started)
+                                                               synth, soundfont), bars, quiet, started, realtime)
     if code:
         sys.exit(code)
 
@@ -124,9 +126,10 @@ def _start_mood(presets, name: str | None) -> int:
     return presets.index(find_mood(presets, name)) if name else 0
 
 
-def _play(generator, presets, controls, options, outputs: Outputs, bars: int | None, quiet: bool, started: float) -> int:
+def _play(generator, presets, controls, options, outputs: Outputs, bars: int | None, quiet: bool, started: float,
+          realtime: bool = True) -> int:
     """Open the ports, play until stopped, close everything; the exit code (0 = a clean stop)."""
-    from livegan.clock import MonotonicClock
+    from livegan.clock import MonotonicClock, try_realtime
     from livegan.live import LiveSession
     from livegan.ports import default_api, open_input, open_output
     from livegan.status import StatusLine
@@ -138,6 +141,8 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
     # its client stops being served), exit after a few bars instead of hanging.
     clock = MonotonicClock(hang_timeout=10.0 + 3 * 60.0 / options.bpm * generator.info.beats_per_bar)
     _stop_on_signals(clock)
+    if realtime and try_realtime():
+        log.debug("clock thread: real-time priority (SCHED_FIFO)")
     status = StatusLine(enabled=not quiet and sys.stderr.isatty())
     port = open_output(outputs.port_name, outputs.api, existing=outputs.existing)
     if outputs.record is not None or outputs.synth:

@@ -17,7 +17,7 @@ def critic_loss(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, mood:
     n = real.shape[0]
     alpha = torch.rand(n, 1, 1, 1, 1, device=real.device)
     between = (alpha * real + (1.0 - alpha) * fake.detach()).requires_grad_(True)
-    scores = critic(torch.cat([real, fake.detach(), between]), mood.repeat(3, 1))
+    scores = critic(torch.cat([real, fake.detach(), between]), mood.repeat(3, 1), groups=3)
     s_real, s_fake, s_between = scores.split(n)
     (grad,) = torch.autograd.grad(s_between.sum(), between, create_graph=True)
     penalty = ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()

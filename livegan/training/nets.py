@@ -139,7 +139,7 @@ class Critic(nn.Module):
             nn.Conv3d(m1, m2, (pair, 1, 1)), nn.GroupNorm(1, m2), nn.LeakyReLU(0.2),  # -> [B - pair + 1, 1, 1]
             nn.Conv3d(m2, m3, (bars - pair + 1, 1, 1)), nn.LeakyReLU(0.2),  # -> [1, 1, 1]
         )
-        self.out = nn.Linear(m3, 1)
+        self.out = nn.Linear(m3 + 1, 1)
         self.project = nn.Linear(MOOD_SIZE, m3, bias=False)
 
     def chroma(self, x: torch.Tensor) -> torch.Tensor:
@@ -148,10 +148,24 @@ class Critic(nn.Module):
         on = (x + 1.0) * 0.5
         return on.reshape(n, t, b, s // self.steps_per_beat, self.steps_per_beat, self.octaves, 12).mean(dim=(4, 5))
 
-    def forward(self, x: torch.Tensor, mood: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mood: torch.Tensor, groups: int = 1) -> torch.Tensor:
+        """``groups``: the batch is that many equal sets (e.g. real, fake, interpolates) scored apart."""
         h = torch.cat([self.track_stream(x), self.chroma_stream(self.chroma(x))], dim=1)
         h = self.merged(h).flatten(1)  # [N, m3]
-        return self.out(h).squeeze(1) + (h * self.project(mood)).sum(dim=1)
+        spread = minibatch_spread(h, groups)  # [N, 1]
+        return self.out(torch.cat([h, spread], dim=1)).squeeze(1) + (h * self.project(mood)).sum(dim=1)
+
+
+def minibatch_spread(h: torch.Tensor, groups: int) -> torch.Tensor:
+    """Features [N, F] -> [N, 1]: each set's mean standard deviation over its samples (Karras et al. 2018).
+
+    A critic that sees how much a batch varies can penalise a generator that plays
+    one phrase whatever its latent (mode collapse), which WGAN-GP alone let happen here.
+    """
+    n = h.shape[0]
+    sets = h.reshape(groups, n // groups, -1)
+    spread = (sets.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=1)  # [groups]
+    return spread.repeat_interleave(n // groups).unsqueeze(1)
 
 
 def count_parameters(net: nn.Module) -> int:
