@@ -33,6 +33,16 @@ def test_the_mood_reaches_both_networks():
     assert not torch.allclose(critic(roll, happy), critic(roll, sad))
 
 
+def test_the_critic_sees_a_batch_that_never_varies():
+    from livegan.training.nets import minibatch_spread
+
+    varied = torch.randn(6, 5)
+    same = varied[:1].repeat(6, 1)
+    assert minibatch_spread(same, groups=1).max() < 1e-3 < minibatch_spread(varied, groups=1).min()
+    both = minibatch_spread(torch.cat([varied[:3], same[:3]]), groups=2).squeeze(1)
+    assert both[0] == both[2] > both[3] == both[5], "each set is measured apart"
+
+
 def test_a_run_writes_config_checkpoints_and_sample_rolls(tmp_path):
     data = tiny_dataset(tmp_path / "d.npz")
     last = train(data, tiny_config(), tmp_path / "run", progress=False)

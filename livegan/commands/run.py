@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -144,7 +145,8 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
     if realtime and try_realtime():
         log.debug("clock thread: real-time priority (SCHED_FIFO)")
     status = StatusLine(enabled=not quiet and sys.stderr.isatty())
-    port = open_output(outputs.port_name, outputs.api, existing=outputs.existing)
+    with _signals_held():  # a Ctrl-C now would break libjack's port creation mid-way: take it just after
+        port = open_output(outputs.port_name, outputs.api, existing=outputs.existing)
     if outputs.record is not None or outputs.synth:
         from livegan.midifile import tap_output  # FluidSynth is imported only for --synth
 
@@ -155,8 +157,9 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
         if outputs.record is not None:  # the take's tick 0 is when bar 1 was due, even if its first note was late
             port.recorder.origin_from = lambda: session.transport.time_of(0.0)
         if not outputs.no_input:
-            inport = open_input(outputs.in_name or "LiveGAN In", outputs.api, session.on_message,
-                                virtual=outputs.in_name is None)
+            with _signals_held():
+                inport = open_input(outputs.in_name or "LiveGAN In", outputs.api, session.on_message,
+                                    virtual=outputs.in_name is None)
         tempo = {"external": "following MIDI clock", "link": "in the Ableton Link session"}.get(
             options.clock, f"at {options.bpm:g} BPM")
         log.info("playing to '%s' %s (ready in %.2f s); Ctrl-C stops", port.name, tempo, time.perf_counter() - started)
@@ -196,6 +199,23 @@ def _watch_jack(clock):
 
     watchdog = JackWatchdog(clock.stop.set)
     return watchdog if watchdog.active else None
+
+
+@contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM while a MIDI driver opens a port; they are delivered right after.
+
+    Threads the driver starts meanwhile inherit the mask, so signals reach the main thread.
+    """
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _stop_on_signals(clock) -> None:

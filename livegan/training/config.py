@@ -87,15 +87,15 @@ class TrainConfig:
     steps: int = 16000
     batch_size: int = 16
     d_steps: int = 1
-    lr_g: float = 0.0005
-    lr_d: float = 0.0005
+    lr_g: float = 0.0002
+    lr_d: float = 0.0004
     betas: tuple[float, float] = (0.5, 0.9)
     gp_weight: float = 10.0
     transpose: int = 5
     seed: int = 0
     log_every: int = 25
-    sample_every: int = 1000
-    checkpoint_every: int = 1000
+    sample_every: int = 500
+    checkpoint_every: int = 500
     threads: int = 2
 
     def __post_init__(self) -> None:
