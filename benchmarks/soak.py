@@ -20,7 +20,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from livegan.clock import MonotonicClock
+from livegan.clock import MonotonicClock, try_realtime
 from livegan.commands.run import default_model_path
 from livegan.controls import ControlMap
 from livegan.engine import OnnxGenerator
@@ -53,7 +53,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "soak.json")
     args = parser.parse_args()
-    sys.setswitchinterval(0.0005)
+    sys.setswitchinterval(0.0005)  # as livegan run does
+    realtime = try_realtime()  # as livegan run does, where permitted
     generator = OnnxGenerator(args.model or default_model_path(), threads=1)
     clock = MonotonicClock()
     port = StampingPort()
@@ -84,7 +85,8 @@ def main() -> None:
                           on_bar=on_bar)
     session.run(total_bars)
     first, last = minutes[0], minutes[-1]
-    result = {"bpm": args.bpm, "minutes": args.minutes, "bars": session.sequencer.bars_played, "events": port.count,
+    result = {"bpm": args.bpm, "minutes": args.minutes, "realtime_clock_thread": realtime,
+              "model": str(args.model or default_model_path()), "bars": session.sequencer.bars_played, "events": port.count,
               "deadline_error_max_us": max(m["deadline_error_max_us"] for m in minutes),
               "lateness": session.sequencer.lateness.summary(),
               "rss_growth_kib_after_minute_1": last["rss_kib"] - first["rss_kib"], "per_minute": minutes}

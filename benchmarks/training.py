@@ -5,8 +5,8 @@
 so (B - A) steps / (time B - time A) is the steady rate. An untimed 1-step run first
 pays the lazy imports. A phrase is one real phrase
 drawn for the critic: phrases/s = steps/s x batch_size x d_steps. The config is
-``configs/musegan.toml`` (its ``threads`` sets torch's CPU threads). CUDA is measured when
-torch sees a GPU.
+``configs/musegan.toml``, run with 1 torch thread and with one per core (``--threads``).
+CUDA is measured when torch sees a GPU.
 
 Needs torch (``pip install -e '.[train]'``).
 
@@ -16,6 +16,7 @@ Needs torch (``pip install -e '.[train]'``).
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -64,7 +65,9 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=REPO / "runs" / "music21.npz",
                    help="dataset (default: %(default)s; random phrases if it does not exist)")
     p.add_argument("--config", type=Path, default=None, help="TOML config (default: configs/musegan.toml)")
-    p.add_argument("--steps", type=int, nargs=2, default=[10, 110], metavar=("A", "B"))
+    p.add_argument("--steps", type=int, nargs=2, default=[5, 55], metavar=("A", "B"))
+    p.add_argument("--threads", type=int, nargs="+", default=None,
+                   help="torch CPU threads to try (default: 1 and every core)")
     args = p.parse_args()
     try:
         import torch
@@ -77,10 +80,11 @@ def main() -> None:
     config = load_config(args.config)
     steps = (1, 2) if args.quick else tuple(args.steps)
     if args.quick:
-        config = config.replace_train(batch_size=2, threads=1)
+        config = config.replace_train(batch_size=2)
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data if args.data.is_file() and not args.quick else synthetic_dataset(Path(tmp) / "random.npz", config)
-        rows = [throughput(data, config, steps, "cpu", warm_up=not args.quick)]
+        threads = [1] if args.quick else (args.threads or sorted({1, os.cpu_count() or 1}))
+        rows = [throughput(data, config.replace_train(threads=n), steps, "cpu", warm_up=not args.quick) for n in threads]
         cuda = torch.cuda.is_available()
         if cuda:
             rows.append(throughput(data, config, steps, "cuda"))
