@@ -33,9 +33,13 @@ for _path in (str(REPO), str(TESTS)):  # livegan from this checkout; jackkit and
 
 import numpy as np
 
+_STARTED: dict[str, Any] = {}  # when the benchmark began, and how busy the machine was then
+
 
 def parser(name: str, description: str, model: bool = True) -> argparse.ArgumentParser:
-    """Arguments every benchmark takes: --quick, --out, and (most) --model."""
+    """Arguments every benchmark takes: --quick, --out, and (most) --model. Notes the start time and load."""
+    _STARTED.update(date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                    load=round(os.getloadavg()[0], 2), clock=time.perf_counter())
     p = argparse.ArgumentParser(prog=f"benchmarks/{name}.py", description=description)
     p.add_argument("--quick", action="store_true", help="a tiny run for smoke tests; its numbers mean nothing")
     p.add_argument("--out", type=Path, default=RESULTS / f"{name}.json", help="JSON file to write (default: %(default)s)")
@@ -56,9 +60,11 @@ def environment() -> dict[str, Any]:
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
-    return {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return {"date": _STARTED.get("date", now), "duration_s": round(time.perf_counter() - _STARTED.get("clock", time.perf_counter()), 1),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-            "cpu": _cpu_name(), "load_average_1m_before": round(os.getloadavg()[0], 2),
+            "cpu": _cpu_name(), "load_average_1m_before": _STARTED.get("load", round(os.getloadavg()[0], 2)),
+            "load_average_1m_after": round(os.getloadavg()[0], 2),
             "python": platform.python_version(), "numpy": np.__version__, "onnxruntime": onnxruntime.__version__,
             "commit": commit + (" (uncommitted changes)" if dirty else ""), "gpu": "not measured here (no GPU)"}
 
@@ -148,11 +154,16 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+MEMORY_FIELDS = {"VmRSS": "rss_mb", "VmHWM": "peak_rss_mb", "RssAnon": "rss_anon_mb", "RssFile": "rss_file_mb",
+                 "RssShmem": "rss_shmem_mb"}
+
+
 def proc_memory_mb(pid: int) -> dict[str, float]:
-    """Resident set now and its peak (VmRSS, VmHWM) of process ``pid``, in MiB."""
-    values = {}
+    """Resident set of process ``pid`` in MiB: now, its peak, and its parts (private, file-backed, shared
+    memory; a JACK client maps the server's shared segments, which count in RSS)."""
+    values = {name: math.nan for name in MEMORY_FIELDS.values()}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) / 1024
-    return {"rss_mb": values.get("VmRSS", math.nan), "peak_rss_mb": values.get("VmHWM", math.nan)}
+        if key in MEMORY_FIELDS:
+            values[MEMORY_FIELDS[key]] = int(rest.split()[0]) / 1024
+    return values

@@ -93,8 +93,10 @@ def print_tables(results: dict[str, Any]) -> None:
                 ["milestone", "starts", "median s", "max s"], rows))
     s = results["streaming"]
     print()
-    print(table("while streaming", ["CPU % of one core", "threads", "RSS MiB", "peak RSS MiB", "window s"],
-                [[s["cpu_percent"], s["threads"], s["rss_mb"], s["peak_rss_mb"], s["cpu_window_s"]]]))
+    print(table("while streaming", ["CPU % of one core", "threads", "RSS MiB", "private", "files", "shared (JACK)",
+                                     "peak RSS MiB", "window s"],
+                [[s["cpu_percent"], s["threads"], s["rss_mb"], s["rss_anon_mb"], s["rss_file_mb"], s["rss_shmem_mb"],
+                  s["peak_rss_mb"], s["cpu_window_s"]]]))
 
 
 if __name__ == "__main__":

@@ -101,3 +101,26 @@ def test_train_on_the_command_line_refuses_to_overwrite_a_run(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(args)
     assert exit_.value.code == 2 and "--resume" in capsys.readouterr().err
+
+
+def test_the_mode_loss_rewards_major_at_positive_valence_and_minor_at_negative():
+    from livegan.training.losses import mode_loss
+
+    def chord(pitches: list[int]) -> torch.Tensor:
+        roll = -torch.ones(1, 4, 4, 16, 72)
+        for voice, pitch in enumerate(pitches):
+            roll[0, voice, :, :, pitch - 24] = 1.0
+        return roll
+
+    major, minor = chord([72, 67, 64, 48]), chord([69, 64, 60, 45])
+    drums = torch.zeros(4, dtype=torch.bool)
+    happy, sad = torch.tensor([[0.8, 0.0]]), torch.tensor([[-0.8, 0.0]])
+    assert mode_loss(major, happy, drums, 24) < mode_loss(minor, happy, drums, 24)
+    assert mode_loss(minor, sad, drums, 24) < mode_loss(major, sad, drums, 24)
+
+
+def test_a_run_with_the_mode_loss_trains(tmp_path):
+    data = tiny_dataset(tmp_path / "d.npz")
+    last = train(data, tiny_config(steps=2, mode_weight=1.0), tmp_path / "run", progress=False)
+    _, meta = load_checkpoint(last)
+    assert meta["config"]["train"]["mode_weight"] == 1.0

@@ -57,13 +57,15 @@ def build(sources: tuple[str, ...], output: Path, config_path: Path | None, labe
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Override [train] steps.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Override [train] batch_size.")
 @click.option("--seed", type=int, default=None, help="Override [train] seed.")
+@click.option("--mode-weight", type=click.FloatRange(min=0), default=None,
+              help="Override [train] mode_weight (the auxiliary valence-to-mode loss).")
 @click.option("--threads", type=click.IntRange(min=0), default=None,
               help="Override [train] threads (1 is fastest on a CPU that other programs share).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--minutes", type=click.FloatRange(min=0), default=0.0, help="Stop (and checkpoint) after this many minutes; 0 = no limit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(data_path: Path, config_path: Path | None, out: Path, resume: bool, steps: int | None,
-          batch_size: int | None, seed: int | None, threads: int | None, device: str, minutes: float,
+          batch_size: int | None, seed: int | None, mode_weight: float | None, threads: int | None, device: str, minutes: float,
           no_progress: bool) -> None:
     """Train with WGAN-GP; under torchrun, every process trains and rank 0 writes."""
     from livegan.training.config import load_config
@@ -71,7 +73,8 @@ def train(data_path: Path, config_path: Path | None, out: Path, resume: bool, st
 
     if (out / "last.pt").exists() and not resume:
         raise UserError(f"run folder '{out}' already holds last.pt: add --resume to continue it, or pick a new --out")
-    config = load_config(config_path).replace_train(steps=steps, batch_size=batch_size, seed=seed, threads=threads)
+    config = load_config(config_path).replace_train(steps=steps, batch_size=batch_size, seed=seed, threads=threads,
+                                                   mode_weight=mode_weight)
     last = run_training(data_path, config, out, resume=resume, device=device, progress=not no_progress, minutes=minutes)
     click.echo(f"checkpoint: {last}")
 
@@ -80,10 +83,11 @@ def train(data_path: Path, config_path: Path | None, out: Path, resume: bool, st
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="ONNX file to write, e.g. models/NAME.onnx.")
-def export(checkpoint: Path, output: Path) -> None:
+@click.option("--trained-on", default=None, help="Describe the training data in the metadata (default: from the run).")
+def export(checkpoint: Path, output: Path, trained_on: str | None) -> None:
     """Export CHECKPOINT, check torch against ONNX Runtime (1e-4), then load it as the daemon does."""
     from livegan.training.export import export_onnx
 
-    info = export_onnx(checkpoint, output)
+    info = export_onnx(checkpoint, output, trained_on=trained_on)
     click.echo(f"wrote {output}: {len(info.tracks)} tracks x {info.bars} bars x {info.steps_per_bar} steps x "
                f"{info.n_pitches} pitches, latent {info.latent_size}; checked against torch and the engine")

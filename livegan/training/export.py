@@ -59,11 +59,16 @@ def rebuild(checkpoint: str | Path) -> tuple[ExportedGenerator, ModelInfo]:
     return ExportedGenerator(generator), info
 
 
-def export_onnx(checkpoint: str | Path, out: str | Path, extra: dict[str, Any] | None = None) -> ModelInfo:
-    """Write ``out`` (.onnx) from ``checkpoint``; raises UserError when the numbers do not agree."""
+def export_onnx(checkpoint: str | Path, out: str | Path, extra: dict[str, Any] | None = None,
+                trained_on: str | None = None) -> ModelInfo:
+    """Write ``out`` (.onnx) from ``checkpoint``; raises UserError when the numbers do not agree.
+
+    ``extra`` is merged into the metadata's ``extra``; ``trained_on`` replaces the
+    dataset description recorded at training time.
+    """
     module, info = rebuild(checkpoint)
-    if extra:
-        info = ModelInfo.from_dict({**info.to_dict(), "extra": {**info.extra, **extra}})
+    changes = {"extra": {**info.extra, **(extra or {})}, "trained_on": trained_on or info.trained_on}
+    info = ModelInfo.from_dict({**info.to_dict(), **changes})
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")  # renamed to ``out`` only once every check passed

@@ -35,3 +35,36 @@ def generator_loss(critic: nn.Module, fake: torch.Tensor, mood: torch.Tensor) ->
     finally:
         for p in critic.parameters():
             p.requires_grad_(True)
+
+
+def mode_loss(fake: torch.Tensor, mood: torch.Tensor, drums: torch.Tensor, lowest_pitch: int,
+              sharpness: float = 20.0) -> torch.Tensor:
+    """Auxiliary loss that makes valence audible: softplus(-valence * mode score * sharpness), averaged.
+
+    The mode score is the label rule's (best major minus best minor Krumhansl-Kessler
+    correlation of the pitch-class durations, see :mod:`livegan.training.labels`),
+    made differentiable: durations are the generator's note probabilities summed over
+    the melodic tracks, and each best-of-12 is a soft maximum. fake [N, T, B, S, P] in
+    [-1, 1], mood [N, 2], drums bool [T].
+    """
+    probs = (fake[:, ~drums] + 1.0) * 0.5
+    per_pitch = probs.sum(dim=(1, 2, 3))  # [N, P]
+    fold = torch.zeros(per_pitch.shape[1], 12, device=fake.device)
+    fold[torch.arange(per_pitch.shape[1]), (torch.arange(per_pitch.shape[1]) + lowest_pitch) % 12] = 1.0
+    hist = per_pitch @ fold  # [N, 12]
+    profiles = key_profiles(fake.device)  # [24, 12], centred and unit-norm
+    centred = hist - hist.mean(dim=1, keepdim=True)
+    r = centred @ profiles.T / (centred.norm(dim=1, keepdim=True) + 1e-6)  # [N, 24]
+    soft_max = lambda x: torch.logsumexp(x * 50.0, dim=1) / 50.0  # noqa: E731 - a soft maximum over keys
+    score = soft_max(r[:, :12]) - soft_max(r[:, 12:])
+    return torch.nn.functional.softplus(-mood[:, 0] * score * sharpness).mean()
+
+
+def key_profiles(device: torch.device) -> torch.Tensor:
+    """The 24 rotated Krumhansl-Kessler profiles [24, 12] (12 major keys, then 12 minor), centred, unit norm."""
+    from livegan.training.labels import MAJOR_PROFILE, MINOR_PROFILE
+
+    rows = [torch.roll(torch.tensor(p, dtype=torch.float32), k) for p in (MAJOR_PROFILE, MINOR_PROFILE) for k in range(12)]
+    stacked = torch.stack(rows)
+    stacked = stacked - stacked.mean(dim=1, keepdim=True)
+    return (stacked / stacked.norm(dim=1, keepdim=True)).to(device)

@@ -122,6 +122,25 @@ def build_report(model: Path, data_path: Path, n: int, seed: int) -> dict[str, A
     }
 
 
+GAP_METRICS = ("empty_bar_rate", "used_pitch_classes", "qualified_note_rate_3", "polyphony", "note_density")
+
+
+def gap(report: dict[str, Any]) -> dict[str, float]:
+    """How far generated phrases are from the data: mean |gen - data| / (|data| + 0.1) per metric (0 = equal).
+
+    ``total`` adds the metric gaps' mean, the tonal-distance gap and the mood error
+    (1 - mean of the two valence checks); it ranks checkpoints of one run.
+    """
+    data, gen = report["data"], report["generated"]
+    out = {k: float(np.nanmean([abs(g - d) / (abs(d) + 0.1) for d, g in zip(data[k], gen[k])])) for k in GAP_METRICS}
+    out["tonal_distance"] = float(np.nanmean([abs(gen["tonal_distance"][p] - d) / (d + 0.1)
+                                              for p, d in data["tonal_distance"].items()]))
+    mood = report["mood"]
+    out["mood_error"] = 1.0 - (mood["positive_valence_major"] + mood["negative_valence_minor"]) / 2
+    out["total"] = float(np.mean([out[k] for k in GAP_METRICS])) + out["tonal_distance"] + out["mood_error"]
+    return out
+
+
 def format_report(report: dict[str, Any]) -> str:
     """Markdown tables: per-track metrics (data / generated), tonal distances, mood checks."""
     tracks, data, gen = report["tracks"], report["data"], report["generated"]
@@ -140,6 +159,8 @@ def format_report(report: dict[str, Any]) -> str:
               f"| negative valence analyses as minor | {ref['negative_valence_minor']:.1%} | {mood['negative_valence_minor']:.1%} |",
               f"| Spearman(arousal, notes per bar) | {ref['arousal_density_spearman']:.2f} | {mood['arousal_density_spearman']:.2f} |",
               "", "notes per bar by arousal: " + ", ".join(f"{k}: {v:.1f}" for k, v in mood["notes_per_bar_by_arousal"].items())]
+    if "gap" in report:
+        lines += ["", "gap to the data (0 = equal): " + ", ".join(f"{k} {v:.3f}" for k, v in report["gap"].items())]
     return "\n".join(lines)
 
 
@@ -152,6 +173,7 @@ def format_report(report: dict[str, Any]) -> str:
 def main(model: Path, data_path: Path, count: int, seed: int, json_path: Path | None) -> None:
     """Print the report of MODEL against the training phrases of DATASET, and write it as JSON."""
     report = build_report(model, data_path, count, seed)
+    report["gap"] = gap(report)
     if json_path:
         json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     click.echo(format_report(report))
