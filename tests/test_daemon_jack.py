@@ -127,3 +127,18 @@ def test_a_missing_jack_server_is_one_clear_line(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("livegan: error: cannot open MIDI output 'LiveGAN Out'")
     assert "Traceback" not in result.stderr
+
+
+def test_the_shipped_default_model_plays_out_of_the_box(jack_server, midi_dump, daemon_factory):
+    daemon = daemon_factory("--bpm", "200", "--bars", "3", "--seed", "1", "-q", "--no-input")
+    jack_server.wait_for_port(OUT, timeout=20)
+    dump = midi_dump(source=OUT)
+    assert daemon.proc.wait(timeout=30) == 0, daemon.log
+    daemon.stop()
+    time.sleep(0.2)
+    events = dump.stop()
+    assert any("default.onnx" in line for line in daemon.log)
+    pairs, hanging = note_pairs(events)
+    assert len(pairs) > 5 and not hanging
+    channels = {mido.Message.from_bytes(list(e.data)).channel for e in events if e.data[0] & 0xF0 == 0x90}
+    assert channels <= {0, 1, 2, 3}  # the four voices, one channel each
