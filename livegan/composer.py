@@ -11,7 +11,6 @@ time, the sequencer plays what there is (or silence) rather than wait.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -180,7 +179,8 @@ class Composer:
 
     # -- the worker -----------------------------------------------------------------------
     def _work(self) -> None:
-        _lower_priority()
+        # The worker keeps normal priority on purpose: a lowered (niced) worker that is
+        # descheduled while it holds the GIL would keep the clock thread waiting for it.
         try:
             while True:
                 with self._cond:
@@ -257,11 +257,3 @@ class Composer:
             self._cond.notify_all()
         log.debug("generated bars %d-%d in %.1f ms (%s)", index + 1, indices[-1] + 1, seconds * 1e3, moods[0].describe())
 
-
-def _lower_priority() -> None:
-    """Let the clock thread win the CPU: on Linux a thread's nice value is its own."""
-    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except OSError:  # not permitted or not supported: timing then relies on the GIL interval alone
-            pass

@@ -238,6 +238,8 @@ def _plot_metrics(plt, result: dict[str, Any], path: Path) -> Path:
             ax.bar(x + (k - 0.5 * (len(sides) - 1)) * 0.38, y, 0.38, label=side)
         ax.set_xticks(x, names, fontsize=7)
         ax.set_title(label.strip(), fontsize=9)
+        if all(v is None for _, values in sides for v in values[key]):
+            ax.text(0.5, 0.5, "no track it applies to", ha="center", va="center", transform=ax.transAxes, fontsize=8)
     _plot_td(axes.flat[-1], sides, names)
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"{Path(result['model']['path']).name}: {result['options']['phrases']} phrases", fontsize=10)
