@@ -11,6 +11,7 @@ time, the sequencer plays what there is (or silence) rather than wait.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -180,7 +181,9 @@ class Composer:
     # -- the worker -----------------------------------------------------------------------
     def _work(self) -> None:
         # The worker keeps normal priority on purpose: a lowered (niced) worker that is
-        # descheduled while it holds the GIL would keep the clock thread waiting for it.
+        # descheduled while it holds the GIL would keep the clock thread waiting for it, and a
+        # real-time one (inherited by accident) could starve a non-real-time JACK server.
+        _normal_priority()
         try:
             while True:
                 with self._cond:
@@ -257,3 +260,12 @@ class Composer:
             self._cond.notify_all()
         log.debug("generated bars %d-%d in %.1f ms (%s)", index + 1, indices[-1] + 1, seconds * 1e3, moods[0].describe())
 
+
+
+def _normal_priority() -> None:
+    """Make sure the calling thread runs under the normal scheduler (SCHED_OTHER)."""
+    if hasattr(os, "sched_setscheduler"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        except OSError:
+            pass

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import mido
 
-from livegan.clock import Clock
+from livegan.clock import Clock, try_realtime
 from livegan.composer import Composer, Generator
 from livegan.controls import ControlMap, ControlState, resolve_mood
 from livegan.latent import LatentWalk
@@ -43,6 +43,7 @@ class SessionOptions:
     send_clock: bool = False  # send MIDI clock, Start and Stop (internal clock only)
     switch: str = "bar"  # mood changes land at the next "bar" or "beat"
     morph_bars: int = 0  # mood changes glide over this many bars
+    realtime: bool = False  # SCHED_FIFO for the clock thread, set once every other thread has started
 
 
 class LiveSession:
@@ -103,6 +104,9 @@ class LiveSession:
                 raise RuntimeError(f"generation failed: {self.composer.error!r}") from self.composer.error
             if not ready:
                 raise RuntimeError(f"the first bar was not generated within {self.options.ready_timeout:.0f} s")
+            if self.options.realtime:
+                # Only now: threads started after this would inherit the real-time policy.
+                log.info("clock thread: %s", "real-time priority" if try_realtime() else "real-time priority not permitted")
             if isinstance(self.transport, InternalTransport):
                 self.transport.t0 = self.clock.now() + self.options.preroll
             elif isinstance(self.transport, MidiClockFollower):

@@ -243,7 +243,7 @@ class JackServer:
         return self._run("jack_lsp").returncode == 0
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=10)
+        return subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=30)  # a --sync server may stall 5 s on a slow client
 
     def log(self) -> str:
         """Return what ``jackd`` has printed so far (stdout and stderr)."""

@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -53,8 +53,8 @@ def default_model_path() -> Path:
 @click.option("--synth", is_flag=True, help="Also play what is sent through FluidSynth: to the sound card, or to JACK with --api jack.")
 @click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="SoundFont for --synth (default: $LIVEGAN_SOUNDFONT, else the system's GM SoundFont).")
-@click.option("--realtime/--no-realtime", default=True, show_default=True,
-              help="Ask for real-time scheduling of the clock thread (works where JACK's can: root or rtprio).")
+@click.option("--realtime", is_flag=True,
+              help="Ask for real-time scheduling (SCHED_FIFO) of the clock thread; needs root or an rtprio limit, as JACK's does.")
 @click.option("-q", "--quiet", is_flag=True, help="No status line.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
 def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api: str | None, model: Path | None,
@@ -128,9 +128,9 @@ def _start_mood(presets, name: str | None) -> int:
 
 
 def _play(generator, presets, controls, options, outputs: Outputs, bars: int | None, quiet: bool, started: float,
-          realtime: bool = True) -> int:
+          realtime: bool = False) -> int:
     """Open the ports, play until stopped, close everything; the exit code (0 = a clean stop)."""
-    from livegan.clock import MonotonicClock, try_realtime
+    from livegan.clock import MonotonicClock
     from livegan.live import LiveSession
     from livegan.ports import default_api, open_input, open_output
     from livegan.status import StatusLine
@@ -142,8 +142,6 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
     # its client stops being served), exit after a few bars instead of hanging.
     clock = MonotonicClock(hang_timeout=10.0 + 3 * 60.0 / options.bpm * generator.info.beats_per_bar)
     _stop_on_signals(clock)
-    if realtime and try_realtime():
-        log.debug("clock thread: real-time priority (SCHED_FIFO)")
     status = StatusLine(enabled=not quiet and sys.stderr.isatty())
     with _signals_held():  # a Ctrl-C now would break libjack's port creation mid-way: take it just after
         port = open_output(outputs.port_name, outputs.api, existing=outputs.existing)
@@ -153,7 +151,8 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
         port = tap_output(port, generator.info, options.bpm, outputs.record, outputs.synth, outputs.soundfont, api)
     inport = None
     try:
-        session = LiveSession(generator, presets, controls, port, clock, options, on_bar=status.update)
+        session = LiveSession(generator, presets, controls, port, clock, replace(options, realtime=realtime),
+                              on_bar=status.update)
         if outputs.record is not None:  # the take's tick 0 is when bar 1 was due, even if its first note was late
             port.recorder.origin_from = lambda: session.transport.time_of(0.0)
         if not outputs.no_input:
