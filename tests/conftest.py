@@ -52,7 +52,7 @@ def midi_dump(jack_server: JackServer) -> Iterator[Callable[..., MidiDump]]:
     """
     dumps: list[MidiDump] = []
 
-    def start(source: str | None = None, client: str | None = None, timeout: float = 5.0) -> MidiDump:
+    def start(source: str | None = None, client: str | None = None, timeout: float = 20.0) -> MidiDump:
         dump = MidiDump(jack_server, source, client, timeout)
         dumps.append(dump)
         return dump

@@ -49,7 +49,7 @@ class Daemon:
                 return when
         raise AssertionError(f"daemon never printed {text!r}; stderr so far: {self.log}")
 
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> int:
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 20.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout)

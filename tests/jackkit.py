@@ -269,7 +269,7 @@ class JackServer:
                 ports.append((line, ""))
         return [name for name, kind in ports if not midi_only or "midi" in kind]
 
-    def wait_for_port(self, name: str, timeout: float = 5.0) -> None:
+    def wait_for_port(self, name: str, timeout: float = 20.0) -> None:
         """Block until port ``name`` (``client:port``) exists; raise TimeoutError with the ports seen."""
         deadline = time.monotonic() + timeout
         while name not in (ports := self.ports()):
@@ -277,7 +277,7 @@ class JackServer:
                 raise TimeoutError(f"no JACK port {name!r} after {timeout} s; ports: {ports}")
             time.sleep(0.02)
 
-    def connect(self, src: str, dst: str, timeout: float = 5.0) -> None:
+    def connect(self, src: str, dst: str, timeout: float = 20.0) -> None:
         """Connect output port ``src`` to input port ``dst``, waiting up to ``timeout`` s for both."""
         self.wait_for_port(src, timeout)
         self.wait_for_port(dst, timeout)
@@ -360,7 +360,7 @@ class MidiDump:
     """
 
     def __init__(self, server: JackServer, source: str | None = None,
-                 client: str | None = None, timeout: float = 5.0) -> None:
+                 client: str | None = None, timeout: float = 20.0) -> None:
         self.server = server
         self.client = client or f"dump{next(_names)}"
         self.port = f"{self.client}:input"
