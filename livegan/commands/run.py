@@ -17,6 +17,8 @@ from livegan.errors import UserError
 
 log = logging.getLogger("livegan")
 
+DRAIN_SECONDS = 0.1  # covers JACK periods up to 2048 frames at 44.1 kHz, twice
+
 
 def default_model_path() -> Path:
     """The model shipped in the package (``models/default.onnx`` in the source tree)."""
@@ -166,6 +168,9 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
     finally:
         if inport is not None:
             inport.close()
+        # JACK hands MIDI over once per period: closing the client at once would drop the
+        # last note-offs still queued in rtmidi's buffer. Give the driver a few periods.
+        time.sleep(DRAIN_SECONDS)
         port.close()
     if getattr(getattr(port, "recorder", None), "failed", False):
         return code or 4  # the take on disk is incomplete (the error was logged): not a clean exit
