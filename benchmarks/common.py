@@ -33,6 +33,8 @@ for _path in (str(REPO), str(TESTS)):  # livegan from this checkout; jackkit and
 
 import numpy as np
 
+from livegan.evaluation import jsonable
+
 _STARTED: dict[str, Any] = {}  # when the benchmark began, and how busy the machine was then
 
 
@@ -116,20 +118,8 @@ def _cell(value: Any) -> str:
 
 
 def clean(value: Any) -> Any:
-    """JSON-ready: floats rounded to 4 decimals (NaN -> None), numpy types as Python ones."""
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return clean(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(float(value)) else round(float(value), 4)
-    return value
+    """JSON-ready results: the same rounding and NaN handling as ``livegan eval --json``."""
+    return jsonable(value)
 
 
 def write_result(path: Path, name: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
