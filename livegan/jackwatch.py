@@ -37,8 +37,11 @@ class JackWatchdog:
         if not client:
             log.debug("watchdog client could not open (JACK status %#x)", status.value)
             return
+        # Never activated: an inactive client is not part of JACK's process graph, so the
+        # server never waits on it in a cycle (with ``jackd --sync`` a client that vanishes
+        # mid-cycle stalls the whole graph for seconds), yet its notification thread still
+        # hears the server go away.
         self._lib.jack_on_shutdown(client, self._callback, None)
-        self._lib.jack_activate(client)
         self._client = client
 
     @property
@@ -65,6 +68,5 @@ def _libjack() -> ctypes.CDLL | None:
     lib.jack_client_open.restype = ctypes.c_void_p
     lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
     lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, _SHUTDOWN, ctypes.c_void_p]
-    lib.jack_activate.argtypes = [ctypes.c_void_p]
     lib.jack_client_close.argtypes = [ctypes.c_void_p]
     return lib

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
+import mido
 import pytest
 
 from daemonkit import Daemon
@@ -72,6 +73,27 @@ def midi_dump(jack_server: JackServer) -> Iterator[Callable[..., MidiDump]]:
     yield start
     for dump in dumps:
         dump.stop()
+
+
+@pytest.fixture
+def jack_output(jack_server: JackServer) -> Iterator[Callable[[str, str], mido.ports.BaseOutput]]:
+    """Factory: ``jack_output(port, client) -> port``, an rtmidi virtual output on ``jack_server``.
+
+    A test's own keyboard or DAW. Every port it opens is closed after the test, pass or
+    fail, in the test's thread and before the server stops: an rtmidi port left to the
+    garbage collector is closed on whatever thread happens to collect it, which can
+    crash the whole test process.
+    """
+    opened: list[mido.ports.BaseOutput] = []
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
+
+    def open_port(port: str, client: str) -> mido.ports.BaseOutput:
+        opened.append(backend.open_output(port, virtual=True, client_name=client))
+        return opened[-1]
+
+    yield open_port
+    for port in opened:
+        port.close()
 
 
 # Model fixtures (tiny ONNX models from tests/onnx_models.py) go below.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import mido
 
-from jackkit import Event, JackServer
+from jackkit import Event, JackServer, die_with_parent
 
 OUT, IN = "LiveGAN:LiveGAN Out", "LiveGAN-in:LiveGAN In"
 NO_TORCH = Path(__file__).parent / "no_torch"
@@ -25,7 +25,8 @@ class Daemon:
     def __init__(self, server: JackServer, *args: str) -> None:
         env = dict(server.env, PYTHONPATH=os.pathsep.join([str(NO_TORCH), os.environ.get("PYTHONPATH", "")]))
         self.proc = subprocess.Popen([sys.executable, "-m", "livegan", "run", "--api", "jack", *args],
-                                     env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+                                     env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                     preexec_fn=die_with_parent)
         self.lines: queue.Queue[tuple[float, str]] = queue.Queue()
         self.log: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -67,10 +68,15 @@ class Daemon:
 def note_pairs(events: list[Event]):
     """Pair each note-on with the next note-off of the same channel and pitch."""
     sounding, pairs = {}, []
-    for e in events:
+    for i, e in enumerate(events):
         msg = mido.Message.from_bytes(list(e.data))
         if msg.type == "note_on" and msg.velocity:
-            assert (msg.channel, msg.note) not in sounding, f"note-on {msg} while it already sounds"
+            if (msg.channel, msg.note) in sounding:
+                context = "\n".join(f"  {x.frame:>9} {mido.Message.from_bytes(list(x.data))}"
+                                     for x in events[max(0, i - 40):i + 3])
+                raise AssertionError(f"note-on {msg} at frame {e.frame} while it already sounds "
+                                     f"(since frame {sounding[(msg.channel, msg.note)][0].frame}); "
+                                     f"{len(events)} events, these around it:\n{context}")
             sounding[(msg.channel, msg.note)] = (e, msg)
         elif msg.type in ("note_on", "note_off") and (msg.channel, msg.note) in sounding:
             pairs.append((sounding.pop((msg.channel, msg.note)), (e, msg)))

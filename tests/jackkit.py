@@ -3,7 +3,8 @@
 ``JackServer`` runs a private ``jackd`` on the dummy driver (no sound card, no
 realtime privileges) under a name unique to this test run, so tests never touch
 a user's server and never collide with each other.  ``MidiDump`` records what
-arrives at a JACK MIDI port with ``jack_midi_dump``, stamped in frames of the
+arrives at a JACK MIDI port with ``jack_record.py`` (a JACK client like
+``jack_midi_dump -a``, without its silent loss), stamped in frames of the
 server's clock, so a test can check both the bytes and their spacing.
 
 Every process started here is stopped by its own process id: by ``stop()``, by
@@ -42,7 +43,7 @@ SAMPLE_RATE = 48_000
 PERIOD = 128
 """Default period in frames (2.67 ms at 48 kHz); shorter ones drift on the dummy driver."""
 
-REQUIRED_TOOLS = ("jackd", "jack_lsp", "jack_connect", "jack_midi_dump")
+REQUIRED_TOOLS = ("jackd", "jack_lsp", "jack_connect")
 """Executables the harness runs (Debian package ``jackd2``)."""
 
 _names = itertools.count()
@@ -86,10 +87,11 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM it when the test process dies."""
+def die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the test process dies (no-op elsewhere)."""
     PR_SET_PDEATHSIG = 1
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _libc is not None:
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 
@@ -102,7 +104,7 @@ def _spawn(args: list[str], env: dict[str, str], stdout: IO[bytes] | int, text: 
         stdout=stdout,
         stderr=subprocess.STDOUT,
         text=text,
-        preexec_fn=_die_with_parent if _libc is not None else None,
+        preexec_fn=die_with_parent,
     )
     _live.add(proc)
     return proc
@@ -144,6 +146,20 @@ def running_jack_servers() -> set[str]:
     return names
 
 
+def registered_servers(prefix: str = "livegan-test-", registry: Path = Path("/dev/shm/jack-shm-registry")) -> set[str]:
+    """Names starting with ``prefix`` in JACK's server registry, live or stale.
+
+    The registry's server table holds ``jack-<uid>:<name>:`` strings; an entry stays
+    there after its jackd was killed, until a server of that name starts again.
+    """
+    try:
+        data = registry.read_bytes()
+    except OSError:
+        return set()
+    pattern = re.compile(rb"jack-\d+:(" + re.escape(prefix.encode()) + rb"[\w.-]*):")
+    return {m.group(1).decode() for m in pattern.finditer(data)}
+
+
 def reclaim_stale_servers(prefix: str = "livegan-test-") -> list[str]:
     """Free the registry slots of our test servers that died without cleaning up.
 
@@ -153,10 +169,8 @@ def reclaim_stale_servers(prefix: str = "livegan-test-") -> list[str]:
     """
     running = running_jack_servers()
     reclaimed = []
-    for shm in sorted(Path("/dev/shm").glob(f"jack_{prefix}*_0_0")):
-        name = shm.name[len("jack_"):-len("_0_0")]
-        if name in running:
-            continue
+    for name in sorted(registered_servers(prefix) - running):
+        shm = Path("/dev/shm") / f"jack_{name}_0_0"
         env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
         proc = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(SAMPLE_RATE), "-p",
                                  str(PERIOD)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -344,8 +358,19 @@ def to_messages(events: Iterable[Event]) -> list[mido.Message]:
     return [mido.Message.from_bytes(event.data, time=event.time) for event in events]
 
 
+RECORDER = Path(__file__).with_name("jack_record.py")
+"""The recording client: a Python JACK client (JACK-Client) with an unbounded queue.
+
+``jack_midi_dump`` loses events silently: its ring buffer holds 127 messages, so a
+period with more (measured: 200 sent in one period, 127 recorded, at 128 and at 1024
+frames per period) or a printing thread starved on a loaded machine drops the rest.
+A JACK server that stalls for seconds under load and then delivers the backlog in one
+period does exactly that, and the test would blame the daemon.
+"""
+
+
 class MidiDump:
-    """Record the MIDI arriving at one JACK port with ``jack_midi_dump -a``.
+    """Record the MIDI arriving at one JACK port with ``jack_record.py`` (``RECORDER``).
 
     Parameters
     ----------
@@ -367,7 +392,7 @@ class MidiDump:
         self._events: list[Event] = []
         self._other: list[str] = []
         self._arrived = threading.Condition()
-        self._proc = _spawn(["jack_midi_dump", "-a", self.client], server.env, subprocess.PIPE, text=True)
+        self._proc = _spawn([sys.executable, str(RECORDER), self.client], server.env, subprocess.PIPE, text=True)
         self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,),
                                         name=f"MidiDump {self.client}", daemon=True)
         self._reader.start()
@@ -381,7 +406,7 @@ class MidiDump:
 
     @property
     def pid(self) -> int:
-        """Process id of ``jack_midi_dump``."""
+        """Process id of the recording client."""
         return self._proc.pid
 
     def _read(self, stream: Iterator[str]) -> None:
@@ -411,7 +436,7 @@ class MidiDump:
             return list(self._events)
 
     def stop(self) -> list[Event]:
-        """Stop ``jack_midi_dump`` by its process id (SIGINT, so it closes its client), read
+        """Stop the recording client by its process id (SIGINT, so it closes its client), read
         everything it printed, and return all events."""
         _terminate(self._proc, signal.SIGINT)
         self._reader.join(timeout=5.0)

@@ -30,31 +30,29 @@ def play_clock(port, start: float, bpm: float, ticks: int, first: mido.Message |
     return start + ticks * period
 
 
-def test_notes_follow_the_daws_clock_tempo_stop_and_song_position(jack_server, midi_dump, daemon_factory, tmp_path):
+def test_notes_follow_the_daws_clock_tempo_stop_and_song_position(
+        jack_server, midi_dump, daemon_factory, jack_output, tmp_path):
     model = build_model(tmp_path / "tiny.onnx", bias=-3.0)
     daemon = daemon_factory("--model", str(model), "--clock", "external", "--seed", "2", "-q")
     jack_server.wait_for_port(OUT, timeout=20)
     jack_server.wait_for_port(IN, timeout=5)
-    daw = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("clock", virtual=True, client_name="daw")
-    try:
-        dump = midi_dump(source=OUT)
-        jack_server.connect("daw:clock", dump.port)
-        jack_server.connect("daw:clock", IN)
-        daemon.wait_line("waiting for MIDI clock")
-        time.sleep(0.3)
-        t = time.perf_counter() + 0.05
-        t = play_clock(daw, t, 100, 96 * 2, first=mido.Message("start"))  # bars 1-2 at 100 BPM
-        t = play_clock(daw, t, 130, 96)  # bar 3 at 130 BPM
-        daw.send(mido.Message("stop"))
-        time.sleep(0.4)
-        daw.send(mido.Message("songpos", pos=64))  # bar 5, beat 1
-        t = play_clock(daw, time.perf_counter() + 0.05, 130, 96, first=mido.Message("continue"))
-        daw.send(mido.Message("stop"))
-        time.sleep(0.5)
-        assert daemon.stop(signal.SIGINT) == 0, daemon.log
-        events = dump.stop()
-    finally:
-        daw.close()
+    daw = jack_output("clock", "daw")
+    dump = midi_dump(source=OUT)
+    jack_server.connect("daw:clock", dump.port)
+    jack_server.connect("daw:clock", IN)
+    daemon.wait_line("waiting for MIDI clock")
+    time.sleep(0.3)
+    t = time.perf_counter() + 0.05
+    t = play_clock(daw, t, 100, 96 * 2, first=mido.Message("start"))  # bars 1-2 at 100 BPM
+    t = play_clock(daw, t, 130, 96)  # bar 3 at 130 BPM
+    daw.send(mido.Message("stop"))
+    time.sleep(0.4)
+    daw.send(mido.Message("songpos", pos=64))  # bar 5, beat 1
+    t = play_clock(daw, time.perf_counter() + 0.05, 130, 96, first=mido.Message("continue"))
+    daw.send(mido.Message("stop"))
+    time.sleep(0.5)
+    assert daemon.stop(signal.SIGINT) == 0, daemon.log
+    events = dump.stop()
 
     log = "\n".join(daemon.log)
     assert "starting at bar 1, beat 1" in log and "starting at bar 5, beat 1" in log, log

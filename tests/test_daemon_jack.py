@@ -44,29 +44,26 @@ programs = { Piano = 48 }
 
 
 def test_daemon_streams_on_the_grid_switches_mood_at_the_next_bar_and_releases_on_sigint(
-        tmp_path, jack_server, midi_dump, daemon_factory):
+        tmp_path, jack_server, midi_dump, daemon_factory, jack_output):
     model = build_model(tmp_path / "tiny.onnx", bias=-3.0)
     moods = tmp_path / "moods.toml"
     moods.write_text(MOODS)
     daemon = daemon_factory("--model", str(model), "--moods", str(moods), "--bpm", str(BPM), "--seed", "1", "-q")
     jack_server.wait_for_port(OUT, timeout=20)
     jack_server.wait_for_port(IN, timeout=5)
-    control = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("control", virtual=True, client_name="tester")
-    try:
-        dump = midi_dump(source=OUT)
-        jack_server.connect("tester:control", dump.port)  # controls are recorded on the same timeline
-        jack_server.connect("tester:control", IN)
-        bar1 = daemon.wait_line("bar 1: mood bright")
-        # Send the program change 40% into bar 3: bars 4 and 5 are already generated in "bright".
-        time.sleep(max(0.0, bar1 + 2.4 * BAR_S - time.perf_counter()))
-        control.send(mido.Message("program_change", channel=15, program=1))
-        daemon.wait_line("bar 4: mood dark", timeout=3 * BAR_S + 5)
-        time.sleep(1.3 * BAR_S)
-        assert daemon.stop(signal.SIGINT) == 0, daemon.log
-        time.sleep(0.3)
-        events = dump.stop()
-    finally:
-        control.close()
+    control = jack_output("control", "tester")
+    dump = midi_dump(source=OUT)
+    jack_server.connect("tester:control", dump.port)  # controls are recorded on the same timeline
+    jack_server.connect("tester:control", IN)
+    bar1 = daemon.wait_line("bar 1: mood bright")
+    # Send the program change 40% into bar 3: bars 4 and 5 are already generated in "bright".
+    time.sleep(max(0.0, bar1 + 2.4 * BAR_S - time.perf_counter()))
+    control.send(mido.Message("program_change", channel=15, program=1))
+    daemon.wait_line("bar 4: mood dark", timeout=3 * BAR_S + 5)
+    time.sleep(1.3 * BAR_S)
+    assert daemon.stop(signal.SIGINT) == 0, daemon.log
+    time.sleep(0.3)
+    events = dump.stop()
 
     assert any("stopped after" in line for line in daemon.log), daemon.log
     assert not any("Traceback" in line or "ImportError" in line for line in daemon.log), daemon.log

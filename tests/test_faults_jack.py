@@ -8,6 +8,7 @@ playing or exit with a non-zero code; never hang.
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 
 import mido
@@ -32,7 +33,7 @@ def start(daemon_factory, jack_server, midi_dump, model, *args):
     return daemon, dump
 
 
-def test_signals_at_random_times_release_every_note(jack_server, midi_dump, daemon_factory, tmp_path):
+def test_signals_at_random_times_release_every_note(jack_server, midi_dump, daemon_factory, jack_output, tmp_path):
     rng = np.random.default_rng(7)
     model = build_model(tmp_path / "tiny.onnx", bias=-2.5)
     control = None
@@ -40,8 +41,7 @@ def test_signals_at_random_times_release_every_note(jack_server, midi_dump, daem
         daemon, dump = start(daemon_factory, jack_server, midi_dump, model, "--seed", str(trial))
         if trial % 3 == 2:  # a mood switch shortly before the signal
             jack_server.wait_for_port(IN)
-            control = control or mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output(
-                "ctl", virtual=True, client_name="tester")
+            control = control or jack_output("ctl", "tester")
             jack_server.connect("tester:ctl", IN)
         daemon.wait_line("playing to")
         time.sleep(rng.uniform(0.0, 1.2))
@@ -56,15 +56,18 @@ def test_signals_at_random_times_release_every_note(jack_server, midi_dump, daem
         assert not hanging, (trial, hanging)
         if pairs:
             assert released_at_end(events) >= {0, 1, 9}
-    if control is not None:
-        control.close()
 
 
 def test_the_jack_server_going_away_ends_the_daemon_with_one_line_and_code_3(jack_server, daemon_factory, tmp_path):
     daemon = daemon_factory("--model", str(build_model(tmp_path / "m.onnx")), "-q")
     daemon.wait_line("bar 1: mood")
     jack_server.stop()
-    code = daemon.proc.wait(timeout=10)
+    try:
+        code = daemon.proc.wait(timeout=30)  # a loaded machine may stall JACK for seconds
+    except subprocess.TimeoutExpired:
+        daemon.stop()
+        raise AssertionError(f"still playing 30 s after the failing mood was sent; {jack_server.xruns()} xruns; "
+                             f"stderr: {daemon.log}") from None
     daemon.stop()
     assert code == 3, daemon.log
     ours = [line for line in daemon.log if line.startswith("livegan:")]
@@ -89,18 +92,27 @@ def test_a_disconnected_port_and_a_deleted_model_do_not_stop_the_music(jack_serv
 
 
 def test_a_model_that_fails_while_playing_stops_with_one_line_and_releases_notes(
-        jack_server, midi_dump, daemon_factory, tmp_path):
+        jack_server, midi_dump, daemon_factory, jack_output, tmp_path):
     model = build_model(tmp_path / "fails.onnx", bias=-2.5, fail_below_valence=-0.4)
     daemon, dump = start(daemon_factory, jack_server, midi_dump, model)
     jack_server.wait_for_port(IN)
-    control = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("ctl", virtual=True, client_name="tester")
-    try:
-        jack_server.connect("tester:ctl", IN)
-        daemon.wait_line("bar 1: mood")
-        control.send(mido.Message("program_change", program=3))  # bittersweet: valence -0.5 < -0.4, the model fails
-        code = daemon.proc.wait(timeout=10)
-    finally:
-        control.close()
+    control = jack_output("ctl", "tester")
+    jack_server.connect("tester:ctl", IN)
+    daemon.wait_line("bar 1: mood")
+    # Bittersweet: valence -0.5 < -0.4, the model fails. A JACK server stalled by a loaded
+    # machine can lose a message sent just after a connection is made, so press again
+    # (as a player would) until the daemon reacts; the property is what happens then.
+    code, deadline = None, time.monotonic() + 30
+    while code is None and time.monotonic() < deadline:
+        control.send(mido.Message("program_change", program=3))
+        try:
+            code = daemon.proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            pass
+    if code is None:
+        daemon.stop()
+        raise AssertionError(f"still playing 30 s after the failing mood was first sent; {jack_server.xruns()} "
+                             f"xruns; stderr: {daemon.log}")
     daemon.stop()
     time.sleep(0.2)
     events = dump.stop()
@@ -111,34 +123,31 @@ def test_a_model_that_fails_while_playing_stops_with_one_line_and_releases_notes
     assert not note_pairs(events)[1] and released_at_end(events) >= {0, 1, 9}
 
 
-def test_a_flood_of_input_does_not_break_the_daemon(jack_server, midi_dump, daemon_factory, tmp_path):
+def test_a_flood_of_input_does_not_break_the_daemon(jack_server, midi_dump, daemon_factory, jack_output, tmp_path):
     daemon, dump = start(daemon_factory, jack_server, midi_dump, build_model(tmp_path / "m.onnx", bias=-2.5))
     jack_server.wait_for_port(IN)
-    flood = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("flood", virtual=True, client_name="flooder")
+    flood = jack_output("flood", "flooder")
     rng = np.random.default_rng(3)
     sent = 0
-    try:
-        jack_server.connect("flooder:flood", IN)
-        daemon.wait_line("bar 1: mood")
-        start_t = time.perf_counter()
-        while time.perf_counter() - start_t < 2.0:  # 10,000 messages a second, of every kind
-            for _ in range(50):
-                kind = rng.integers(0, 4)
-                if kind == 0:
-                    msg = mido.Message("control_change", control=int(rng.integers(0, 128)), value=int(rng.integers(0, 128)))
-                elif kind == 1:
-                    msg = mido.Message("note_on", note=int(rng.integers(0, 128)), velocity=int(rng.integers(0, 128)))
-                elif kind == 2:
-                    msg = mido.Message("sysex", data=[int(x) for x in rng.integers(0, 128, int(rng.integers(0, 20)))])
-                else:
-                    msg = mido.Message("program_change", program=int(rng.integers(0, 128)))
-                flood.send(msg)
-                sent += 1
-            time.sleep(0.005)
-        assert daemon.proc.poll() is None, daemon.log
-        assert daemon.stop(signal.SIGINT) == 0, daemon.log
-    finally:
-        flood.close()
+    jack_server.connect("flooder:flood", IN)
+    daemon.wait_line("bar 1: mood")
+    start_t = time.perf_counter()
+    while time.perf_counter() - start_t < 2.0:  # 10,000 messages a second, of every kind
+        for _ in range(50):
+            kind = rng.integers(0, 4)
+            if kind == 0:
+                msg = mido.Message("control_change", control=int(rng.integers(0, 128)), value=int(rng.integers(0, 128)))
+            elif kind == 1:
+                msg = mido.Message("note_on", note=int(rng.integers(0, 128)), velocity=int(rng.integers(0, 128)))
+            elif kind == 2:
+                msg = mido.Message("sysex", data=[int(x) for x in rng.integers(0, 128, int(rng.integers(0, 20)))])
+            else:
+                msg = mido.Message("program_change", program=int(rng.integers(0, 128)))
+            flood.send(msg)
+            sent += 1
+        time.sleep(0.005)
+    assert daemon.proc.poll() is None, daemon.log
+    assert daemon.stop(signal.SIGINT) == 0, daemon.log
     time.sleep(0.2)
     events = dump.stop()
     assert sent > 10_000

@@ -111,6 +111,19 @@ def test_dump_records_exactly_the_bytes_sent_at_their_spacing(jack_server, midi_
         assert recorded == pytest.approx(k * SPACING_S, abs=TOLERANCE_S), f"event {k}{overload}"
 
 
+def test_dump_keeps_a_burst_far_larger_than_jack_midi_dumps_127_messages(jack_server, midi_dump) -> None:
+    """What a stalled server delivers in one period, the recorder keeps whole and in order."""
+    messages = [mido.Message("note_on" if k % 2 == 0 else "note_off", channel=k % 16, note=k % 128, velocity=1 + k % 127)
+                for k in range(1000)]
+    with open_jack_output() as port:
+        dump = midi_dump(source=f"{CLIENT}:{PORT}")
+        for msg in messages:  # as fast as rtmidi takes them: a few periods at most
+            port.send(msg)
+        events = dump.wait_for(len(messages), timeout=10.0)
+    assert [e.data for e in events] == [m.bin() for m in messages]
+    assert len({e.frame for e in events}) < 100  # it was a burst, not a trickle
+
+
 def test_stop_leaves_no_process_behind() -> None:
     jackkit.ensure_jack_tools()
     with JackServer() as server:

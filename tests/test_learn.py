@@ -45,14 +45,14 @@ def test_the_saved_map_loads_back_identically(tmp_path):
     assert load_control_map(path) == controls
 
 
-def test_learn_over_jack_saves_a_map_that_run_finds(jack_server, tmp_path):
+def test_learn_over_jack_saves_a_map_that_run_finds(jack_server, jack_output, tmp_path):
     model = build_model(tmp_path / "m.onnx")
     env = dict(jack_server.env, XDG_CONFIG_HOME=str(tmp_path / "config"))
     proc = subprocess.Popen([sys.executable, "-m", "livegan", "learn", "--api", "jack", "--model", str(model), "--wait", "1"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         jack_server.wait_for_port("LiveGAN-in:LiveGAN In", timeout=20)
-        out = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("knobs", virtual=True, client_name="keyboard")
+        out = jack_output("knobs", "keyboard")
         jack_server.connect("keyboard:knobs", "LiveGAN-in:LiveGAN In")
         time.sleep(0.3)
         for control in (30, 31):  # preset, then valence; the rest time out and are skipped
@@ -60,7 +60,6 @@ def test_learn_over_jack_saves_a_map_that_run_finds(jack_server, tmp_path):
             out.send(cc(control, 100))
             time.sleep(0.3)
         stdout, stderr = proc.communicate(timeout=60)
-        out.close()
     finally:
         proc.kill()
     assert proc.returncode == 0, stderr

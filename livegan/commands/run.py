@@ -151,7 +151,7 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
         from livegan.midifile import tap_output  # FluidSynth is imported only for --synth
 
         port = tap_output(port, generator.info, options.bpm, outputs.record, outputs.synth, outputs.soundfont, api)
-    inport = None
+    inport = watchdog = None
     try:
         session = LiveSession(generator, presets, controls, port, clock, replace(options, realtime=realtime),
                               on_bar=status.update)
@@ -164,8 +164,11 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
         tempo = {"external": "following MIDI clock", "link": "in the Ableton Link session"}.get(
             options.clock, f"at {options.bpm:g} BPM")
         log.info("playing to '%s' %s (ready in %.2f s); Ctrl-C stops", port.name, tempo, time.perf_counter() - started)
-        code = _run_session(session, clock, status, bars, _watch_jack(clock) if api == "jack" else None)
+        watchdog = _watch_jack(clock) if api == "jack" else None
+        code = _run_session(session, clock, status, bars, watchdog)
     finally:
+        if watchdog is not None:
+            watchdog.close()
         if inport is not None:
             inport.close()
         # JACK hands MIDI over once per period: closing the client at once would drop the
