@@ -73,7 +73,7 @@ def note_pairs(events: list[Event]):
         if msg.type == "note_on" and msg.velocity:
             if (msg.channel, msg.note) in sounding:
                 context = "\n".join(f"  {x.frame:>9} {mido.Message.from_bytes(list(x.data))}"
-                                     for x in events[max(0, i - 40):i + 3])
+                                     for x in events[max(0, i - 12):i + 3])
                 raise AssertionError(f"note-on {msg} at frame {e.frame} while it already sounds "
                                      f"(since frame {sounding[(msg.channel, msg.note)][0].frame}); "
                                      f"{len(events)} events, these around it:\n{context}")
@@ -81,3 +81,33 @@ def note_pairs(events: list[Event]):
         elif msg.type in ("note_on", "note_off") and (msg.channel, msg.note) in sounding:
             pairs.append((sounding.pop((msg.channel, msg.note)), (e, msg)))
     return pairs, sounding
+
+
+def sent_events(take: Path) -> list[Event]:
+    """What the daemon itself sent, read back from its ``--record`` take: channel messages
+    in the order sent on each channel (one track per channel), ``frame`` = the tick."""
+    events = []
+    for track in mido.MidiFile(take).tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if not msg.is_meta and hasattr(msg, "channel"):
+                events.append(Event(tick, 0.0, bytes(msg.bin())))
+    return sorted(events, key=lambda e: e.frame)  # stable: each channel keeps its order
+
+
+def note_streams(events: list[Event]) -> dict[int, list[tuple[str, int]]]:
+    """Per channel, the note messages in order as ("on" | "off", pitch)."""
+    streams: dict[int, list[tuple[str, int]]] = {}
+    for e in events:
+        msg = mido.Message.from_bytes(list(e.data))
+        if msg.type in ("note_on", "note_off"):
+            kind = "on" if msg.type == "note_on" and msg.velocity else "off"
+            streams.setdefault(msg.channel, []).append((kind, msg.note))
+    return streams
+
+
+def is_subsequence(part: list, whole: list) -> bool:
+    """True if ``part`` is ``whole`` with some items left out (same order)."""
+    items = iter(whole)
+    return all(any(x == y for y in items) for x in part)

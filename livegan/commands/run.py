@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import os
 import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import click
 
@@ -18,6 +22,7 @@ from livegan.errors import UserError
 log = logging.getLogger("livegan")
 
 DRAIN_SECONDS = 0.1  # covers JACK periods up to 2048 frames at 44.1 kHz, twice
+CLOSE_TIMEOUT_SECONDS = 5.0  # closing the ports takes milliseconds; longer means the MIDI system hangs
 
 
 def default_model_path() -> Path:
@@ -167,17 +172,49 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
         watchdog = _watch_jack(clock) if api == "jack" else None
         code = _run_session(session, clock, status, bars, watchdog)
     finally:
-        if watchdog is not None:
-            watchdog.close()
-        if inport is not None:
-            inport.close()
-        # JACK hands MIDI over once per period: closing the client at once would drop the
-        # last note-offs still queued in rtmidi's buffer. Give the driver a few periods.
-        time.sleep(DRAIN_SECONDS)
-        port.close()
+        def close_ports() -> None:
+            if watchdog is not None:
+                watchdog.close()
+            if inport is not None:
+                inport.close()
+            # JACK hands MIDI over once per period: closing the client at once would drop the
+            # last note-offs still queued in rtmidi's buffer. Give the driver a few periods.
+            time.sleep(DRAIN_SECONDS)
+            port.close()
+
+        close_or_abandon(close_ports)
     if getattr(getattr(port, "recorder", None), "failed", False):
         return code or 4  # the take on disk is incomplete (the error was logged): not a clean exit
     return code
+
+
+def close_or_abandon(close: Callable[[], None], timeout: float = CLOSE_TIMEOUT_SECONDS,
+                     exit: Callable[[int], None] = os._exit) -> None:
+    """Run ``close``; if it has not returned after ``timeout`` seconds, log one line and ``exit(3)``.
+
+    Closing a JACK client whose server vanished mid-cycle can deadlock inside libjack
+    (seen: ``jack_client_close`` waiting forever on a lock its own process thread
+    holds). The notes were released before this point, or went with the server, so
+    nothing is lost by leaving: a daemon that ignores Ctrl-C forever is the worse fault.
+    """
+    def abandon() -> None:
+        log.error("stopped: closing the MIDI ports did not finish in %g s (the JACK server is gone or hung); "
+                  "exiting without waiting", timeout)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        exit(3)
+
+    guard = threading.Timer(timeout, abandon)
+    guard.daemon = True
+    guard.start()
+    # If the stuck call holds the GIL, the timer never runs: faulthandler's C thread
+    # then prints every thread's stack and exits with code 1, like the clock's watchdog.
+    faulthandler.dump_traceback_later(timeout + 1.0, exit=True)
+    try:
+        close()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        guard.cancel()
 
 
 def _run_session(session, clock, status, bars: int | None, watchdog) -> int:
