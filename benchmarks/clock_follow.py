@@ -4,7 +4,7 @@ Usage: python benchmarks/clock_follow.py [--bars 8] [--json benchmarks/results/c
 
 A test client sends Start and clock (24 per beat) at 100 BPM, then at 130 BPM,
 without and with +/- 1 ms of uniform jitter per tick (as loopMIDI delivers); the
-daemon runs with --clock external; one jack_midi_dump records both. Each note-on is
+daemon runs with --clock external; one JACK recording client (tests/jack_record.py) records both. Each note-on is
 compared with the DAW's grid: a line fitted through the recorded ticks of each
 tempo (the jitter-free grid), at the 16th the note belongs to. JACK quantizes
 both to its period (2.67 ms), so deviations come in steps of it.

@@ -8,7 +8,7 @@ a MIDI file at 960 ticks per beat and played with ``MidiFile.play(now=time.perf_
 lateness = the time each message is sent - (start + its cumulative time in the file).
 
 Part 2 (a real JACK server, ``jackd -d dummy``): ``livegan run --api jack`` in its own
-process, recorded by ``jack_midi_dump``; note-on frames are fitted to a straight 16th-note
+process, recorded by a JACK client (``tests/jack_record.py``); note-on frames are fitted to a straight 16th-note
 grid (the first preset has no swing) and the residuals are the onset deviation that a
 recording DAW would see; "in-bar" residuals are taken around each bar's own median, which
 leaves out slow slips of JACK's frame clock (xruns of a non-realtime jackd on a busy machine). JACK delivers MIDI on period boundaries (128 frames at 48 kHz,
@@ -132,7 +132,7 @@ def in_process(model: Path, bars: int, bpm: float, seed: int) -> dict[str, Any]:
 
 
 def jack_take(model: Path, bars: int, bpm: float, seed: int) -> dict[str, Any]:
-    """One ``livegan run --api jack`` take recorded by jack_midi_dump: onset residuals from the 16th grid."""
+    """One ``livegan run --api jack`` take recorded by a JACK client: onset residuals from the 16th grid."""
     from jackkit import JackServer, MidiDump
 
     from livegan.engine import OnnxGenerator
@@ -230,7 +230,7 @@ def print_tables(results: dict[str, Any]) -> None:
              r["deviation_within_bar"]["median_ms"], r["deviation_within_bar"]["p99_ms"],
              r["tempo_error_ppm"], r["xruns"], (r["daemon_lateness_ms"] or {}).get("p99_ms")] for c, r in jack.items()]
     print()
-    print(table(f"onsets recorded by jack_midi_dump vs the 16th grid, |residual| ms (period {next(iter(jack.values()))['period_ms']:.2f} ms)",
+    print(table(f"onsets recorded by a JACK client vs the 16th grid, |residual| ms (period {next(iter(jack.values()))['period_ms']:.2f} ms)",
                 ["condition", "onsets", "median", "p99", "max", "in-bar median", "in-bar p99", "tempo ppm", "xruns",
                  "daemon p99"], rows))
 

@@ -2,7 +2,7 @@
 
 A test client plays the DAW: it sends Start and 24 clocks per beat at 100 BPM,
 switches to 130 BPM, stops, moves the song position to bar 5 and continues. The
-same client's messages and the daemon's notes are recorded by one jack_midi_dump,
+same client's messages and the daemon's notes are recorded by one JACK client (jack_record.py),
 so every note can be compared with the clock tick it belongs to.
 """
 

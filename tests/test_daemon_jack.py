@@ -1,4 +1,4 @@
-"""The daemon against a real JACK server, recorded by a real client (jack_midi_dump).
+"""The daemon against a real JACK server, recorded by a real JACK client (jack_record.py).
 
 One end-to-end take: ``livegan run`` in its own process, with torch made
 unimportable, plays a tiny ONNX model to its virtual port; the test sends a

@@ -1,7 +1,7 @@
 """``livegan run --record FILE --synth`` against a real JACK server.
 
 One take: the daemon (torch unimportable) plays a tiny model to its JACK port, which
-a real client (jack_midi_dump) records; it also records the take to a MIDI file and
+a real JACK client (jack_record.py) records; it also records the take to a MIDI file and
 plays it through FluidSynth into JACK, where jack_rec hears it. Mid-take the file is
 already a valid SMF with notes in it; after SIGINT it holds exactly the messages the
 JACK client received, at the times it received them, with every note released.
