@@ -22,6 +22,7 @@ import numpy as np
 
 from livegan.contract import ModelInfo
 from livegan.engine import LatentSpec
+from livegan.guide import MoodGuide
 from livegan.latent import LatentWalk
 from livegan.mood import Mood
 from livegan.perform import NoteEvent, perform_notes, phrase_notes, split_bars, threshold_for
@@ -86,13 +87,15 @@ class Composer:
     lookahead : bars kept generated after the one playing (at least 1).
     morph_bars : a mood change glides over this many bars (0: it switches at once).
     include_current : regenerate the bar that is playing too (mood switches on the beat).
+    guide : choose each phrase among candidate latents by how well it fits the mood
+        (:mod:`livegan.guide`); None plays the walk's latent as it is.
     background : generate in a worker thread (live). False generates inside :meth:`take`,
         for simulations on a fake clock, where no real time passes for a thread to use.
     """
 
     def __init__(self, generator: Generator, walk: LatentWalk, mood_now: Callable[[], tuple[int, Mood]],
                  lookahead: int = 2, threshold: float | None = None, background: bool = True,
-                 morph_bars: int = 0, include_current: bool = False) -> None:
+                 morph_bars: int = 0, include_current: bool = False, guide: MoodGuide | None = None) -> None:
         if lookahead < 1:
             raise ValueError(f"lookahead must be at least 1 bar, got {lookahead}")
         self.generator = generator
@@ -104,6 +107,7 @@ class Composer:
         self.background = background
         self.morph_bars = morph_bars
         self.include_current = include_current
+        self.guide = guide if guide is not None and guide.candidates > 1 else None
         self.error: BaseException | None = None
         self._bars: dict[int, Bar] = {}
         self._playhead = -1
@@ -242,12 +246,24 @@ class Composer:
         moods = [morph.at(i) for i in indices]
         started = time.perf_counter()
         latents = self.walk.phrase(phrase)
-        distinct = list(dict.fromkeys((m.point, m.density) for m in moods))
+        if self.guide is not None:
+            latents = self.guide.latents(latents, phrase)
+        n_candidates = len(next(iter(latents.values())))
+        by_key = {(m.point, m.density): m for m in moods}
+        distinct = list(by_key)
+        # Row r of the batch is candidate r // len(distinct) in mood r % len(distinct).
         batch = {k: np.repeat(v, len(distinct), axis=0) for k, v in latents.items()}
-        probs = self.generator.generate(batch, np.array([p for p, _ in distinct], dtype=np.float32))
+        points = np.tile(np.array([p for p, _ in distinct], dtype=np.float32), (n_candidates, 1))
+        probs = self.generator.generate(batch, points)
+        probs = probs.reshape(n_candidates, len(distinct), *probs.shape[1:])
+        chosen = {}
+        for d, key in enumerate(distinct):
+            threshold = threshold_for(self.info, by_key[key], self.threshold)
+            pick = self.guide.choose(probs[:, d] > threshold, *key[0]) if self.guide is not None else 0
+            chosen[key] = probs[pick, d]
         bars: dict[int, Bar] = {}
         for i, mood in zip(indices, moods):
-            item = probs[distinct.index((mood.point, mood.density))]
+            item = chosen[(mood.point, mood.density)]
             notes = split_bars(phrase_notes(item, self.info, threshold_for(self.info, mood, self.threshold)), self.info, first)
             bars[i] = Bar(i, perform_notes(notes[i - index], self.info, mood, i), mood, morph.version, 0.0)
         seconds = time.perf_counter() - started

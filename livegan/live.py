@@ -17,6 +17,7 @@ import mido
 from livegan.clock import Clock, try_realtime
 from livegan.composer import Composer, Generator
 from livegan.controls import ControlMap, ControlState, resolve_mood
+from livegan.guide import MoodGuide
 from livegan.latent import LatentWalk
 from livegan.mood import Mood
 from livegan.sequencer import BarStarted, Sequencer
@@ -35,6 +36,7 @@ class SessionOptions:
     seed: int | None = None
     latent_step: float = 0.35
     threshold: float | None = None
+    guide: int = 1  # candidate phrases per phrase for mood guidance (livegan.guide); 1 = off
     start_mood: int = 0
     preroll: float = 0.1  # seconds between "ready" and bar 1, so bar 1's first events are not late
     ready_timeout: float = 30.0
@@ -62,7 +64,8 @@ class LiveSession:
         self.tracker = NoteTracker(port)
         walk = LatentWalk(generator.latents, seed=options.seed, step=options.latent_step)
         self.composer = Composer(generator, walk, self.mood_now, options.lookahead, options.threshold,
-                                 options.background, options.morph_bars, include_current=options.switch == "beat")
+                                 options.background, options.morph_bars, include_current=options.switch == "beat",
+                                 guide=MoodGuide(generator.info, options.guide, seed=options.seed))
         if options.clock == "external":
             self.transport = MidiClockFollower(clock, self.info.steps_per_beat)
         elif options.clock == "link":

@@ -106,8 +106,3 @@ def note_streams(events: list[Event]) -> dict[int, list[tuple[str, int]]]:
             streams.setdefault(msg.channel, []).append((kind, msg.note))
     return streams
 
-
-def is_subsequence(part: list, whole: list) -> bool:
-    """True if ``part`` is ``whole`` with some items left out (same order)."""
-    items = iter(whole)
-    return all(any(x == y for y in items) for x in part)

@@ -291,6 +291,14 @@ class JackServer:
                 raise TimeoutError(f"no JACK port {name!r} after {timeout} s; ports: {ports}")
             time.sleep(0.02)
 
+    def wait_for_port_gone(self, name: str, timeout: float = 20.0) -> None:
+        """Block until port ``name`` no longer exists (its client finished closing); raise TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while name in self.ports():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"JACK port {name!r} still there after {timeout} s")
+            time.sleep(0.02)
+
     def connect(self, src: str, dst: str, timeout: float = 20.0) -> None:
         """Connect output port ``src`` to input port ``dst``, waiting up to ``timeout`` s for both."""
         self.wait_for_port(src, timeout)

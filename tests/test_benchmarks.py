@@ -94,3 +94,11 @@ def test_training_throughput_runs_the_real_training_loop(tmp_path):
     row = results["rows"][0]
     assert row["device"] == "cpu" and row["steps"] == [1, 2] and len(row["seconds"]) == 2
     assert row["phrases_per_s"] is None or row["phrases_per_s"] > 0  # None: 1 step was lost in noise (quick mode)
+
+
+def test_guide_compares_guided_and_unguided_phrases_of_the_shipped_model(tmp_path):
+    results = run_benchmark("guide", tmp_path / "guide.json")
+    rows = [r for r in results.values() if isinstance(r, dict)]
+    assert {r["candidates"] for r in rows} == {1, 8} and len(rows) == 10
+    for row in rows:
+        assert 0.0 <= row["major_share"] <= 1.0 and row["notes_per_bar"] >= 0 and row["ms_per_phrase_median"] > 0

@@ -10,12 +10,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from collections import Counter
 
 import mido
 import numpy as np
 import pytest
 
-from daemonkit import IN, OUT, is_subsequence, note_pairs, note_streams, sent_events
+from daemonkit import IN, OUT, note_pairs, note_streams, sent_events
 from onnx_models import build_model
 
 REAL_TRIALS = 12
@@ -44,6 +45,28 @@ JACK_TROUBLE = ("was not finished", "Process error", "SuspendRefNum error", "Cli
 """What jackd logs when it lost or postponed cycles, and with them a client's MIDI."""
 
 
+def every_note_ends(jack_server, heard, sent, label: str) -> bool:
+    """Every note-on the daemon sent (its take) has its note-off, and the end releases every channel;
+    the JACK client heard the same (from when it connected on), or jackd reported lost cycles and
+    the client heard nothing that was not sent. Returns True if the client heard everything."""
+    pairs, hanging = note_pairs(sent)
+    assert not hanging, (label, hanging)
+    if pairs:
+        assert released_at_end(sent) >= {0, 1, 9}, label
+    if heard_since_connecting(note_streams(heard), note_streams(sent)):
+        pairs, hanging = note_pairs(heard)
+        assert not hanging, (label, hanging)
+        if pairs:
+            assert released_at_end(heard) >= {0, 1, 9}, label
+        return True
+    assert any(trouble in jack_server.log() for trouble in JACK_TROUBLE), (
+        f"{label}: the JACK client heard other notes than the daemon sent, and jackd reported no lost cycle")
+    streams = note_streams(sent)
+    for channel, stream in note_streams(heard).items():  # JACK may lose notes, never invent them
+        assert not Counter(stream) - Counter(streams.get(channel, [])), (label, channel)
+    return False
+
+
 @pytest.mark.jack_async  # a dozen daemons come and go; see the jack_server fixture
 def test_signals_at_random_times_release_every_note(jack_server, midi_dump, daemon_factory, jack_output, tmp_path):
     """SIGINT or SIGTERM at a random moment, sometimes just after a mood switch: every note ends.
@@ -53,8 +76,8 @@ def test_signals_at_random_times_release_every_note(jack_server, midi_dump, daem
     on what a JACK client heard. The client connects once the daemon's port exists, so it
     may miss the first notes: it must hear, per channel, exactly the end of what was sent.
     jackd without realtime priority loses a late client's MIDI now and then; a trial
-    heard otherwise must show that jackd reported lost cycles, and must hear a subset
-    of what was sent, in order.
+    heard otherwise must show that jackd reported lost cycles, and must have heard
+    nothing that was not sent.
     """
     rng = np.random.default_rng(7)
     model = build_model(tmp_path / "tiny.onnx", bias=-2.5)
@@ -77,25 +100,9 @@ def test_signals_at_random_times_release_every_note(jack_server, midi_dump, daem
         time.sleep(0.2)
         heard = dump.stop()
         sent = sent_events(take)
+        jack_server.wait_for_port_gone(OUT)  # the next trial's recorder must not find this daemon's port
 
-        pairs, hanging = note_pairs(sent)
-        assert not hanging, (trial, hanging)
-        if pairs:
-            assert released_at_end(sent) >= {0, 1, 9}, trial
-
-        if heard_since_connecting(note_streams(heard), note_streams(sent)):
-            heard_whole += 1
-            pairs, hanging = note_pairs(heard)
-            assert not hanging, (trial, hanging)
-            if pairs:
-                assert released_at_end(heard) >= {0, 1, 9}, trial
-        else:
-            assert any(trouble in jack_server.log() for trouble in JACK_TROUBLE), (
-                f"trial {trial}: the JACK client heard other notes than the daemon sent, and jackd reported "
-                f"no lost cycle")
-            streams = note_streams(sent)
-            for channel, stream in note_streams(heard).items():
-                assert is_subsequence(stream, streams.get(channel, [])), (trial, channel)
+        heard_whole += every_note_ends(jack_server, heard, sent, f"trial {trial}")
     assert heard_whole >= REAL_TRIALS // 3, f"only {heard_whole} of {REAL_TRIALS} trials were heard whole over JACK"
 
 
@@ -107,8 +114,7 @@ def test_the_jack_server_going_away_ends_the_daemon_with_one_line_and_code_3(jac
         code = daemon.proc.wait(timeout=30)  # a loaded machine may stall JACK for seconds
     except subprocess.TimeoutExpired:
         daemon.stop()
-        raise AssertionError(f"still playing 30 s after the failing mood was sent; {jack_server.xruns()} xruns; "
-                             f"stderr: {daemon.log}") from None
+        raise AssertionError(f"still running 30 s after its JACK server was stopped; stderr: {daemon.log}") from None
     daemon.stop()
     assert code == 3, daemon.log
     ours = [line for line in daemon.log if line.startswith("livegan:")]
@@ -117,7 +123,8 @@ def test_the_jack_server_going_away_ends_the_daemon_with_one_line_and_code_3(jac
 
 def test_a_disconnected_port_and_a_deleted_model_do_not_stop_the_music(jack_server, midi_dump, daemon_factory, tmp_path):
     model = build_model(tmp_path / "m.onnx", bias=-2.5)
-    daemon, first = start(daemon_factory, jack_server, midi_dump, model)
+    take = tmp_path / "take.mid"
+    daemon, first = start(daemon_factory, jack_server, midi_dump, model, "--record", str(take))
     daemon.wait_line("bar 1: mood")
     time.sleep(0.5)
     first.stop()  # the recording client goes away: our port is now connected to nothing
@@ -129,13 +136,14 @@ def test_a_disconnected_port_and_a_deleted_model_do_not_stop_the_music(jack_serv
     time.sleep(0.2)
     events = second.stop()
     assert sum(1 for e in events if e.data[0] & 0xF0 == 0x90 and e.data[2]) > 5  # still playing
-    assert released_at_end(events) >= {0, 1, 9}
+    every_note_ends(jack_server, events, sent_events(take), "reconnected")
 
 
 def test_a_model_that_fails_while_playing_stops_with_one_line_and_releases_notes(
         jack_server, midi_dump, daemon_factory, jack_output, tmp_path):
     model = build_model(tmp_path / "fails.onnx", bias=-2.5, fail_below_valence=-0.4)
-    daemon, dump = start(daemon_factory, jack_server, midi_dump, model)
+    take = tmp_path / "take.mid"
+    daemon, dump = start(daemon_factory, jack_server, midi_dump, model, "--record", str(take))
     jack_server.wait_for_port(IN)
     control = jack_output("ctl", "tester")
     jack_server.connect("tester:ctl", IN)
@@ -161,11 +169,13 @@ def test_a_model_that_fails_while_playing_stops_with_one_line_and_releases_notes
     errors = [line for line in daemon.log if "stopped: generation failed" in line]
     assert len(errors) == 1 and "all notes were released" in errors[0]
     assert not any("Traceback" in line for line in daemon.log)
-    assert not note_pairs(events)[1] and released_at_end(events) >= {0, 1, 9}
+    every_note_ends(jack_server, events, sent_events(take), "failed model")
 
 
 def test_a_flood_of_input_does_not_break_the_daemon(jack_server, midi_dump, daemon_factory, jack_output, tmp_path):
-    daemon, dump = start(daemon_factory, jack_server, midi_dump, build_model(tmp_path / "m.onnx", bias=-2.5))
+    take = tmp_path / "take.mid"
+    daemon, dump = start(daemon_factory, jack_server, midi_dump, build_model(tmp_path / "m.onnx", bias=-2.5),
+                         "--record", str(take))
     jack_server.wait_for_port(IN)
     flood = jack_output("flood", "flooder")
     rng = np.random.default_rng(3)
@@ -192,4 +202,5 @@ def test_a_flood_of_input_does_not_break_the_daemon(jack_server, midi_dump, daem
     time.sleep(0.2)
     events = dump.stop()
     assert sent > 10_000
-    assert not note_pairs(events)[1] and not any("Traceback" in line for line in daemon.log)
+    assert not any("Traceback" in line for line in daemon.log)
+    every_note_ends(jack_server, events, sent_events(take), "flood")

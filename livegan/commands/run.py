@@ -47,6 +47,9 @@ def default_model_path() -> Path:
 @click.option("--seed", type=int, default=None, help="Seed of the latent walk, for a reproducible stream.")
 @click.option("--lookahead", type=click.IntRange(1, 16), default=2, show_default=True, help="Bars generated ahead of the playhead.")
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
+@click.option("--guide", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Mood guidance: generate this many candidate phrases from nearby latents and play the one whose key "
+                   "and note density fit the mood best (1: play the model's phrase as it is).")
 @click.option("--bars", type=click.IntRange(1), default=None, help="Stop after this many bars (default: play until stopped).")
 @click.option("--clock", "clock_source", type=click.Choice(["internal", "external", "link"]), default="internal", show_default=True,
               help="external: follow MIDI clock, Start/Stop/Continue and Song Position from the input port (the DAW leads); "
@@ -66,7 +69,7 @@ def default_model_path() -> Path:
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
 def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api: str | None, model: Path | None,
         device: str, bpm: float, mood_name: str | None, moods_file: Path | None, controls_file: Path | None,
-        seed: int | None, lookahead: int, threshold: float | None, bars: int | None, clock_source: str, send_clock: bool,
+        seed: int | None, lookahead: int, threshold: float | None, guide: int, bars: int | None, clock_source: str, send_clock: bool,
         switch: str, morph_bars: int, record: Path | None, synth: bool, soundfont: Path | None, realtime: bool,
         quiet: bool, verbose: bool) -> None:
     """Stream generated bars to a MIDI port, on time, until Ctrl-C."""
@@ -81,7 +84,7 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
     start_mood = _start_mood(presets, mood_name)
     generator = _load_model(model, device)
     options = SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood,
-                             clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars)
+                             guide=guide, clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars)
     code = _play(generator, presets, controls, options, Outputs(port_name, existing, api, in_name, no_input, record,
                                                                synth, soundfont), bars, quiet, started, realtime)
     if code:
