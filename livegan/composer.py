@@ -107,7 +107,7 @@ class Composer:
         self.background = background
         self.morph_bars = morph_bars
         self.include_current = include_current
-        self.guide = guide if guide is not None and guide.candidates > 1 else None
+        self.guide = guide
         self.error: BaseException | None = None
         self._bars: dict[int, Bar] = {}
         self._playhead = -1

@@ -65,7 +65,7 @@ class LiveSession:
         walk = LatentWalk(generator.latents, seed=options.seed, step=options.latent_step)
         self.composer = Composer(generator, walk, self.mood_now, options.lookahead, options.threshold,
                                  options.background, options.morph_bars, include_current=options.switch == "beat",
-                                 guide=MoodGuide(generator.info, options.guide, seed=options.seed))
+                                 guide=MoodGuide(generator.info, options.guide, seed=options.seed) if options.guide > 1 else None)
         if options.clock == "external":
             self.transport = MidiClockFollower(clock, self.info.steps_per_beat)
         elif options.clock == "link":

@@ -46,6 +46,9 @@ PERIOD = 128
 REQUIRED_TOOLS = ("jackd", "jack_lsp", "jack_connect")
 """Executables the harness runs (Debian package ``jackd2``)."""
 
+LOST_CYCLE_LINES = ("was not finished", "Process error", "SuspendRefNum error", "ClientCloseAux wait error")
+"""What jackd logs when it lost or postponed cycles, and with them a client's MIDI."""
+
 _names = itertools.count()
 _live: set[subprocess.Popen] = set()
 _libc = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
@@ -265,6 +268,11 @@ class JackServer:
             return self._final_log
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
+
+    def reported_lost_cycles(self) -> bool:
+        """True if ``jackd`` logged a skipped or stalled cycle, in which a client's MIDI can be lost."""
+        log = self.log()
+        return any(line in log for line in LOST_CYCLE_LINES)
 
     def xruns(self) -> int:
         """Return how many xrun reports ``jackd`` has logged (a late cycle or a late client)."""
