@@ -11,8 +11,11 @@ copies each event into an unbounded queue, so nothing is lost while memory lasts
 Output, one line per event, in jack_midi_dump's ``-a`` format so that the same parser
 reads both: the absolute frame time (the server's frame clock at the start of the
 period plus the event's offset), a colon, and the bytes in hex. The client is named
-CLIENT and its port CLIENT:input. SIGINT or SIGTERM closes the client and prints what
-is still queued; the last line is "Shutting down".
+CLIENT and its port CLIENT:input. The first line is "Ready", printed once the process
+callback has run: a client that JACK activated but never runs (jackd 1.9.21 can leave
+one so when other clients come and go) records nothing, and the harness must know.
+SIGINT or SIGTERM closes the client and prints what is still queued; the last line is
+"Shutting down".
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ def main(name: str) -> int:
     queued: collections.deque[tuple[int, bytes]] = collections.deque()  # append/popleft are thread-safe
     arrived = threading.Event()
     stop = threading.Event()
+    running = threading.Event()
 
     @client.set_process_callback
     def process(frames: int) -> None:
+        running.set()
         start = client.last_frame_time
         for offset, data in port.incoming_midi_events():
             queued.append((start + offset, bytes(data)))  # data lives only during this callback
@@ -59,6 +64,12 @@ def main(name: str) -> int:
         sys.stdout.flush()
 
     client.activate()
+    while not running.wait(0.05):
+        if stop.is_set():
+            break
+    else:
+        sys.stdout.write("Ready\n")
+        sys.stdout.flush()
     while not stop.is_set():
         arrived.wait(0.05)
         arrived.clear()

@@ -7,6 +7,14 @@ arrives at a JACK MIDI port with ``jack_record.py`` (a JACK client like
 ``jack_midi_dump -a``, without its silent loss), stamped in frames of the
 server's clock, so a test can check both the bytes and their spacing.
 
+Ports are listed and connected through one JACK client that the harness keeps open
+for the server's life (``JackServer.control``, never activated), not with ``jack_lsp``
+and ``jack_connect``: each run of those opens, activates and closes a client, and
+jackd 1.9.21 (non-realtime, ``--sync``) can leave a client that activates at the
+same moment without its first cycle, wedging the graph for a minute (measured: a
+daemon started while ``jack_lsp`` polled every 20 ms, on a loaded machine, lost
+all its input in 3 trials of 9; with one long-lived client, 0 of 12).
+
 Every process started here is stopped by its own process id: by ``stop()``, by
 the pytest fixtures in ``conftest.py``, by an ``atexit`` hook if a test run is
 interrupted, and (Linux) by the kernel if the Python process dies outright.
@@ -32,10 +40,13 @@ from pathlib import Path
 import threading
 import time
 from dataclasses import dataclass
-from typing import IO, Iterable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Iterable, Iterator, Mapping
 
 import mido
 import pytest
+
+if TYPE_CHECKING:
+    import jack
 
 SAMPLE_RATE = 48_000
 """Default sample rate of the test server, in Hz."""
@@ -43,7 +54,7 @@ SAMPLE_RATE = 48_000
 PERIOD = 128
 """Default period in frames (2.67 ms at 48 kHz); shorter ones drift on the dummy driver."""
 
-REQUIRED_TOOLS = ("jackd", "jack_lsp", "jack_connect")
+REQUIRED_TOOLS = ("jackd", "jack_lsp")
 """Executables the harness runs (Debian package ``jackd2``)."""
 
 LOST_CYCLE_LINES = ("was not finished", "Process error", "SuspendRefNum error", "ClientCloseAux wait error")
@@ -231,8 +242,14 @@ class JackServer:
             ["jackd", "-n", self.name, "--no-realtime", *(["--sync"] if sync else []), "-d", "dummy",
              "-r", str(sample_rate), "-p", str(period)],
             self.env, self._log)
+        self._control: jack.Client | None = None
+        self._control_lost = threading.Event()
         try:
             self._wait_until_up(start_timeout)
+            import jack  # JACK-Client (the ``test`` extra); here, so that importing jackkit needs no libjack
+
+            self._control = jack.Client(f"jackkit-{os.getpid()}", no_start_server=True, servername=self.name)
+            self._control.set_shutdown_callback(lambda status, reason: self._control_lost.set())
         except BaseException:
             self.stop()
             raise
@@ -278,18 +295,16 @@ class JackServer:
         """Return how many xrun reports ``jackd`` has logged (a late cycle or a late client)."""
         return sum("XRun" in line for line in self.log().splitlines())
 
+    @property
+    def control(self) -> jack.Client:
+        """The harness's own JACK client on this server (inactive: it lists and connects ports)."""
+        if self._control is None or self._control_lost.is_set():
+            raise RuntimeError(f"JACK server {self.name!r} is stopped or gone")
+        return self._control
+
     def ports(self, midi_only: bool = False) -> list[str]:
         """Return the full names (``client:port``) of all ports, or of MIDI ports only."""
-        out = self._run("jack_lsp", "-t")
-        if out.returncode != 0:
-            raise RuntimeError(f"jack_lsp failed on {self.name!r}: {out.stderr.strip()}")
-        ports: list[tuple[str, str]] = []
-        for line in out.stdout.splitlines():
-            if line.startswith("\t") and ports:
-                ports[-1] = (ports[-1][0], line.strip())
-            elif line:
-                ports.append((line, ""))
-        return [name for name, kind in ports if not midi_only or "midi" in kind]
+        return [port.name for port in self.control.get_ports(is_midi=midi_only)]
 
     def wait_for_port(self, name: str, timeout: float = 20.0) -> None:
         """Block until port ``name`` (``client:port``) exists; raise TimeoutError with the ports seen."""
@@ -311,12 +326,16 @@ class JackServer:
         """Connect output port ``src`` to input port ``dst``, waiting up to ``timeout`` s for both."""
         self.wait_for_port(src, timeout)
         self.wait_for_port(dst, timeout)
-        out = self._run("jack_connect", src, dst)
-        if out.returncode != 0:
-            raise RuntimeError(f"jack_connect {src!r} {dst!r} failed: {out.stderr.strip()}")
+        try:
+            self.control.connect(src, dst)
+        except Exception as exc:  # jack.JackError
+            raise RuntimeError(f"connecting {src!r} to {dst!r} failed: {exc}") from None
 
     def stop(self) -> None:
         """Stop ``jackd`` by its process id, wait for it, and remove its semaphore files."""
+        control, self._control = self._control, None
+        if control is not None and not self._control_lost.is_set():
+            control.close()  # first: closing a client after its server died can deadlock in libjack
         _terminate(self._proc, signal.SIGTERM)
         if self._final_log is None:
             self._final_log = self.log()
@@ -408,12 +427,15 @@ class MidiDump:
         self._events: list[Event] = []
         self._other: list[str] = []
         self._arrived = threading.Condition()
+        self._ready = threading.Event()  # set when the client's process callback has run once
         self._proc = _spawn([sys.executable, str(RECORDER), self.client], server.env, subprocess.PIPE, text=True)
         self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,),
                                         name=f"MidiDump {self.client}", daemon=True)
         self._reader.start()
         try:
-            server.wait_for_port(self.port, timeout)
+            if not self._ready.wait(timeout):
+                raise TimeoutError(f"recording client {self.client!r} did not run within {timeout} s; "
+                                   f"it printed: {self.output()}")
             if source is not None:
                 server.connect(source, self.port, timeout)
         except BaseException:
@@ -429,7 +451,9 @@ class MidiDump:
         for line in stream:
             event = parse_event_line(line, self.server.sample_rate)
             with self._arrived:
-                if event is None:
+                if event is None and line.strip() == "Ready":
+                    self._ready.set()
+                elif event is None:
                     self._other.append(line.rstrip("\n"))
                 else:
                     self._events.append(event)
