@@ -45,8 +45,10 @@ def jack_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     It runs ``--sync`` (frames stay on the sender's grid), unless the test is marked
     ``jack_async``: tests that open and close dozens of clients and measure no timing.
     jackd 1.9.21 in sync mode can wedge for tens of seconds, or die, when clients
-    close while a cycle is late (measured: 12 daemon starts and stops, 3 runs in 5
-    wedged); in its default asynchronous mode the same trials recover within seconds.
+    come and go while a cycle is late (measured: 12 daemon starts and stops, 3 runs
+    in 5 wedged, while ports were still polled with ``jack_lsp``; the harness now
+    lists and connects through one long-lived client, see ``jackkit``); in its
+    default asynchronous mode the same trials recover within seconds.
 
     The test process's environment points at it (``JACK_DEFAULT_SERVER``, and
     ``JACK_NO_START_SERVER=1``), so rtmidi ports opened in the test join it;
