@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -119,8 +120,22 @@ def test_the_mode_loss_rewards_major_at_positive_valence_and_minor_at_negative()
     assert mode_loss(minor, sad, drums, 24) < mode_loss(major, sad, drums, 24)
 
 
+def test_the_diversity_loss_is_lower_when_different_latents_give_different_rolls():
+    from livegan.training.losses import diversity_loss
+
+    z_a, z_b = torch.zeros(2, 8), torch.ones(2, 8)
+    roll = -torch.ones(2, 4, 4, 16, 72)
+    other = roll.clone()
+    other[:, 0, :, :, 40] = 1.0  # one more pitch held in one voice
+    collapsed = diversity_loss(roll, roll.clone(), z_a, z_b)
+    apart = diversity_loss(roll, other, z_a, z_b)
+    assert apart < collapsed and torch.isfinite(collapsed)
+    # scale-free: twice the latent distance for the same rolls costs exactly log 2 more
+    assert diversity_loss(roll, other, z_a, 2 * z_b) - apart == pytest.approx(float(np.log(2)), abs=5e-3)
+
+
 def test_a_run_with_the_mode_loss_trains(tmp_path):
     data = tiny_dataset(tmp_path / "d.npz")
-    last = train(data, tiny_config(steps=2, mode_weight=1.0), tmp_path / "run", progress=False)
+    last = train(data, tiny_config(steps=2, mode_weight=1.0, diversity_weight=1.0), tmp_path / "run", progress=False)
     _, meta = load_checkpoint(last)
-    assert meta["config"]["train"]["mode_weight"] == 1.0
+    assert meta["config"]["train"]["mode_weight"] == 1.0 and meta["config"]["train"]["diversity_weight"] == 1.0

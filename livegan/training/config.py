@@ -92,6 +92,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.9)
     gp_weight: float = 10.0
     mode_weight: float = 0.0
+    diversity_weight: float = 0.0
     transpose: int = 5
     seed: int = 0
     log_every: int = 25
@@ -107,7 +108,7 @@ class TrainConfig:
         for f in ("log_every", "sample_every", "checkpoint_every"):
             _check_range(f"train.{f}", getattr(self, f), 1, 10**8)
         _check_range("train.threads", self.threads, 0, 1024)
-        for f in ("lr_g", "lr_d", "gp_weight", "mode_weight"):
+        for f in ("lr_g", "lr_d", "gp_weight", "mode_weight", "diversity_weight"):
             if not isinstance(getattr(self, f), (int, float)) or getattr(self, f) < 0:
                 raise UserError(f"config train.{f} must be a number >= 0, got {getattr(self, f)!r}")
         if len(self.betas) != 2 or not all(0 <= float(b) < 1 for b in self.betas):

@@ -60,6 +60,20 @@ def mode_loss(fake: torch.Tensor, mood: torch.Tensor, drums: torch.Tensor, lowes
     return torch.nn.functional.softplus(-mood[:, 0] * score * sharpness).mean()
 
 
+def diversity_loss(fake_a: torch.Tensor, fake_b: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+    """Mode-seeking loss (Mao et al. 2019, MSGAN): -log(mean |G(a) - G(b)| / mean |a - b|).
+
+    Two latents that differ must give rolls that differ in proportion: a loss that
+    pulls every phrase of a mood toward the one that best satisfies it (such as
+    :func:`mode_loss`) collapses the generator unless something pushes back. The
+    log makes the term scale-free (sparse rolls differ in few cells). Pairs share
+    their mood; fake_* [N, ...], z_* [N, Z].
+    """
+    d_out = (fake_a - fake_b).abs().mean()
+    d_z = (z_a - z_b).abs().mean()
+    return -torch.log(d_out / d_z + 1e-5)
+
+
 def key_profiles(device: torch.device) -> torch.Tensor:
     """The 24 rotated Krumhansl-Kessler profiles [24, 12] (12 major keys, then 12 minor), centred, unit norm."""
     from livegan.training.labels import MAJOR_PROFILE, MINOR_PROFILE

@@ -23,7 +23,7 @@ from livegan.training.batches import BatchSource, latents
 from livegan.training.checkpoint import load_checkpoint, save_checkpoint
 from livegan.training.config import Config
 from livegan.training.dataset import PhraseSet, load_phrases
-from livegan.training.losses import critic_loss, generator_loss, mode_loss
+from livegan.training.losses import critic_loss, diversity_loss, generator_loss, mode_loss
 from livegan.training.modelinfo import hardware, make_info, with_facts
 from livegan.training.nets import Critic, Generator
 from livegan.training.samples import write_samples
@@ -141,11 +141,16 @@ def _step(run: Run) -> None:
         loss_d.backward()
         run.opt_d.step()
     z = latents(t.batch_size, size, t.seed, run.ctx.rank, run.step * 131 + 127).to(dev)
+    if t.diversity_weight > 0:  # pairs of latents under one mood: the batch's second half repeats the first's moods
+        half = t.batch_size // 2
+        mood = torch.cat([mood[:half], mood[:half], mood[2 * half:]])
     fake = gen(z, mood)
     loss_g = generator_loss(distributed.unwrap(critic), fake, mood)
     if t.mode_weight > 0:
         drums = torch.as_tensor(run.data.drums, device=dev)
         loss_g = loss_g + t.mode_weight * mode_loss(fake, mood, drums, run.data.grid.lowest_pitch)
+    if t.diversity_weight > 0 and half > 0:
+        loss_g = loss_g + t.diversity_weight * diversity_loss(fake[:half], fake[half:2 * half], z[:half], z[half:2 * half])
     run.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     run.opt_g.step()
