@@ -141,15 +141,15 @@ def _step(run: Run) -> None:
         loss_d.backward()
         run.opt_d.step()
     z = latents(t.batch_size, size, t.seed, run.ctx.rank, run.step * 131 + 127).to(dev)
-    if t.diversity_weight > 0:  # pairs of latents under one mood: the batch's second half repeats the first's moods
-        half = t.batch_size // 2
+    half = t.batch_size // 2 if t.diversity_weight > 0 else 0
+    if half:  # pairs of latents under one mood: the batch's second half repeats the first's moods
         mood = torch.cat([mood[:half], mood[:half], mood[2 * half:]])
     fake = gen(z, mood)
     loss_g = generator_loss(distributed.unwrap(critic), fake, mood)
     if t.mode_weight > 0:
         drums = torch.as_tensor(run.data.drums, device=dev)
         loss_g = loss_g + t.mode_weight * mode_loss(fake, mood, drums, run.data.grid.lowest_pitch)
-    if t.diversity_weight > 0 and half > 0:
+    if half:
         loss_g = loss_g + t.diversity_weight * diversity_loss(fake[:half], fake[half:2 * half], z[:half], z[half:2 * half])
     run.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
