@@ -115,6 +115,10 @@ class Composer:
         self._made_at: dict[int, float] = {}  # when each bar ahead was last generated (monotonic s)
         self._retry = 0.25
         self._last_mood: Mood | None = None  # mood of the last bar taken
+        # A step model's context after each bar (what the next bar continues); see _compose_step.
+        self.stateful = bool(getattr(generator, "stateful", False))
+        self._contexts: dict[int, object] = {}
+        self.opening = generator.start(1) if self.stateful else None  # the context before bar 0
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._work, name="livegan-composer", daemon=True)
@@ -241,6 +245,9 @@ class Composer:
 
     def _compose_from(self, index: int, morph: Morph) -> None:
         """Generate the phrase holding bar ``index`` and keep its bars from ``index`` on."""
+        if self.stateful:
+            self._compose_step(index, morph)
+            return
         phrase, first = divmod(index, self.info.bars)
         indices = range(index, (phrase + 1) * self.info.bars)
         moods = [morph.at(i) for i in indices]
@@ -276,6 +283,41 @@ class Composer:
             self._cond.notify_all()
         log.debug("generated bars %d-%d in %.1f ms (%s)", index + 1, indices[-1] + 1, seconds * 1e3, moods[0].describe())
 
+
+
+    def _compose_step(self, index: int, morph: Morph) -> None:
+        """A step model's bar ``index``, continuing the bar before it (played, or planned to be).
+
+        The walk gives each bar its sampling noise; with guidance, the candidates are
+        different noises from the same context. Remaking a bar drops the bars after it,
+        which continued the old version and are remade from the new one.
+        """
+        mood = morph.at(index)
+        started = time.perf_counter()
+        latents = self.walk.phrase(index)
+        if self.guide is not None:
+            latents = self.guide.latents(latents, index)
+        n = len(next(iter(latents.values())))
+        with self._cond:
+            context = self._contexts.get(index - 1, self.opening)
+        points = np.tile(np.array([mood.point], dtype=np.float32), (n, 1))
+        probs, after = self.generator.continue_bars(latents, points, context.repeat(n), bars=1)
+        bar_info = replace(self.info, bars=1)
+        threshold = threshold_for(self.info, mood, self.threshold)
+        pick = self.guide.choose(probs > threshold, *mood.point) if self.guide is not None else 0
+        notes = phrase_notes(probs[pick], bar_info, threshold)
+        bar = Bar(index, perform_notes(notes, self.info, mood, index), mood, morph.version, time.perf_counter() - started)
+        with self._cond:
+            low = self._playhead if self.include_current else self._playhead + 1
+            if index >= low:
+                for later in [i for i in self._bars if i > index]:
+                    del self._bars[later]
+                self._bars[index] = bar
+                self._contexts = {i: c for i, c in self._contexts.items() if low - 1 <= i < index}
+                self._contexts[index] = after.row(pick)
+                self._made_at[index] = time.monotonic()
+            self._cond.notify_all()
+        log.debug("generated bar %d in %.1f ms (%s)", index + 1, bar.gen_seconds * 1e3, mood.describe())
 
 
 def _normal_priority() -> None:

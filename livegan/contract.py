@@ -3,14 +3,37 @@
 One documented place for the contract, shared by the torch-side exporter (which
 writes it) and the ONNX engine (which checks it at load). No torch, no onnxruntime.
 
-Tensors
--------
+Two runtimes, named by the metadata field ``runtime``; the daemon, ``render`` and
+``eval`` pick theirs from it, never from a flag.
+
+``runtime = "phrase"`` (MuseGAN, the VAE's decoder): one call makes a phrase.
+
 - input ``z``     float32 [N, latent_size], a latent drawn from N(0, 1).
 - input ``mood``  float32 [N, 2], (valence, arousal), each in [-1, 1].
 - any other float32 input is an extra latent (e.g. a temporal latent); the engine
   reads its name and shape from the model and feeds it from the latent walk.
 - output ``roll`` float32 [N, tracks, bars, steps_per_bar, n_pitches], note
   probabilities in [0, 1]. Pitch index 0 is MIDI note ``lowest_pitch``.
+
+``runtime = "step"`` (the LSTM): one call predicts one time step of the roll from
+the step before and a recurrent state, so the daemon generates bar by bar and
+carries the state across bars: what comes next continues what was played.
+
+- input ``frame``     float32 [N, tracks, n_pitches], the notes sounding at the
+  previous step (0 or 1; zeros before the first step).
+- input ``position``  float32 [N, steps_per_bar], one-hot: the step of the bar
+  being predicted.
+- input ``mood``      float32 [N, 2], as above.
+- input ``state``     float32 [N, latent_size], the recurrent state (zeros at the start).
+- output ``logits``   float32 [N, tracks, n_pitches], each note's log-odds of sounding
+  at this step; the engine samples it at ``sigmoid(logits / temperature)``.
+- output ``state_out`` float32 [N, latent_size], the state to feed at the next step.
+
+An ``encoder`` (the VAE's) is a second ONNX file beside the model, named by the
+metadata: input ``roll`` float32 [N, tracks, bars, steps_per_bar, n_pitches] (0 or
+1) and ``mood``; output ``z`` float32 [N, latent_size], the latent whose decoding is
+closest to the roll. ``livegan render --continue CLIP.mid`` uses it to play
+variations of a user's clip; a step model continues a clip by running through it.
 
 Metadata
 --------
@@ -26,10 +49,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 METADATA_KEY = "livegan"
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: no runtime, encoder or temperature fields (phrase models)
 INPUT_LATENT = "z"
 INPUT_MOOD = "mood"
 OUTPUT_ROLL = "roll"
+RUNTIMES = ("phrase", "step")
+STEP_INPUT_FRAME = "frame"
+STEP_INPUT_POSITION = "position"
+STEP_INPUT_STATE = "state"
+STEP_OUTPUT_LOGITS = "logits"
+STEP_OUTPUT_STATE = "state_out"
+ENCODER_INPUT_ROLL = "roll"
+ENCODER_OUTPUT_LATENT = "z"
 DRUM_CHANNEL = 9  # MIDI channel 10, zero-based
 
 
@@ -66,6 +98,9 @@ class ModelInfo:
     trained_on: str = "unknown"
     architecture: str = "musegan"
     extra: dict[str, Any] = field(default_factory=dict)
+    runtime: str = "phrase"
+    encoder: str = ""
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         _check_int("lowest_pitch", self.lowest_pitch, 0, 127)
@@ -77,6 +112,12 @@ class ModelInfo:
         if not isinstance(self.threshold, (int, float)) or not 0.0 < self.threshold < 1.0:
             raise ContractError(f"threshold must be in (0, 1), got {self.threshold!r}")
         _check_tracks(self.tracks)
+        if self.runtime not in RUNTIMES:
+            raise ContractError(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
+        if not isinstance(self.encoder, str) or "/" in self.encoder or "\\" in self.encoder or self.encoder.startswith("."):
+            raise ContractError(f"encoder must be a file name beside the model (no folders), got {self.encoder!r}")
+        if not isinstance(self.temperature, (int, float)) or not 0.0 < self.temperature <= 10.0:
+            raise ContractError(f"temperature must be in (0, 10], got {self.temperature!r}")
         for name, point in self.moods.items():
             if len(point) != 2 or not all(-1.0 <= float(v) <= 1.0 for v in point):
                 raise ContractError(f"moods.{name} must be [valence, arousal] in [-1, 1], got {point!r}")
@@ -113,8 +154,9 @@ class ModelInfo:
         if not isinstance(data, dict):
             raise ContractError(f"metadata must be a JSON object, got {type(data).__name__}")
         version = data.get("contract")
-        if version != CONTRACT_VERSION:
-            raise ContractError(f"contract version {version!r} is not supported (this LiveGAN reads {CONTRACT_VERSION})")
+        if version not in READABLE_VERSIONS:
+            raise ContractError(f"contract version {version!r} is not supported (this LiveGAN reads "
+                                f"{', '.join(map(str, READABLE_VERSIONS))}); upgrade livegan or re-export the model")
         known = {f for f in cls.__dataclass_fields__}
         missing = [f for f in ("tracks", "lowest_pitch", "n_pitches", "steps_per_beat",
                                "beats_per_bar", "bars", "latent_size") if f not in data]

@@ -49,3 +49,28 @@ class LatentWalk:
         self._last += 1
         self._phrases[self._last] = fresh
         self._phrases.pop(self._last - self.keep - 1, None)
+
+
+class VariationWalk:
+    """Latents that vary one phrase: phrase 0 is ``centre`` itself, phrase k its neighbour ``centre + spread * e_k``.
+
+    ``centre`` is what an encoder made of a user's clip (``livegan render --continue``),
+    so the piece opens with the clip as the model hears it and goes on with variations
+    of it; ``spread`` sets how far they stray (0 repeats the clip, 1 strays as far as
+    two unrelated phrases of the prior lie apart, about).
+    """
+
+    def __init__(self, centre: dict[str, np.ndarray], seed: int | None = None, spread: float = 0.5) -> None:
+        if not 0.0 <= spread <= 2.0:
+            raise ValueError(f"variation spread must be in [0, 2], got {spread}")
+        self.centre = {name: np.asarray(value, dtype=np.float32)[:1] for name, value in centre.items()}
+        self.spread = spread
+        self.seed = 0 if seed is None else seed
+
+    def phrase(self, index: int) -> dict[str, np.ndarray]:
+        """Latents (name -> float32 [1, *shape]) of phrase ``index``: the same index, the same latents."""
+        if index == 0:
+            return self.centre
+        rng = np.random.default_rng([self.seed, index])
+        return {name: (z + self.spread * rng.standard_normal(z.shape, dtype=np.float32)).astype(np.float32)
+                for name, z in self.centre.items()}

@@ -21,7 +21,8 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import mido
 import numpy as np
@@ -29,6 +30,7 @@ import numpy as np
 from livegan.clock import FakeClock
 from livegan.composer import Bar, Generator, Morph
 from livegan.contract import ModelInfo
+from livegan.engine import StepContext
 from livegan.errors import UserError
 from livegan.latent import LatentWalk
 from livegan.midifile import Layout, smf_bytes
@@ -42,6 +44,12 @@ from livegan.transport import InternalTransport
 log = logging.getLogger(__name__)
 
 DEFAULT_BARS = 16
+
+
+class Walk(Protocol):
+    """Latents per phrase: a :class:`~livegan.latent.LatentWalk` or a :class:`~livegan.latent.VariationWalk`."""
+
+    def phrase(self, index: int) -> dict[str, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -147,16 +155,21 @@ class Piece:
 
 
 def compose_bars(generator: Generator, moods: Sequence[Mood], seed: int | None, threshold: float | None = None,
-                 latent_step: float = 0.35, batch: int = 64) -> list[Bar]:
+                 latent_step: float = 0.35, batch: int = 64, walk: Walk | None = None,
+                 opening: StepContext | None = None) -> list[Bar]:
     """Bar ``i`` in ``moods[i]``, for every bar of the piece, generated ``batch`` phrases per call.
 
     Each (phrase, mood point and density) is generated once, with the phrase's latent,
     and each bar is taken from its mood's generation, as the daemon's composer does.
+    ``walk`` replaces the seeded latent walk (e.g. variations of a clip). A step model
+    is played bar by bar from ``opening`` (default: silence), each bar continuing the last.
     """
     if batch < 1:
         raise ValueError(f"batch must be at least 1 phrase, got {batch}")
     info = generator.info
-    walk = LatentWalk(generator.latents, seed=seed, step=latent_step)
+    walk = walk or LatentWalk(generator.latents, seed=seed, step=latent_step)
+    if getattr(generator, "stateful", False):
+        return _compose_steps(generator, moods, walk, threshold, opening)
     keys = [(i // info.bars, (m.point, m.density)) for i, m in enumerate(moods)]
     items = list(dict.fromkeys(keys))  # (phrase, mood key) in the order the piece needs them
     mood_of = {key: moods[i] for i, key in reversed(list(enumerate(keys)))}
@@ -172,6 +185,21 @@ def compose_bars(generator: Generator, moods: Sequence[Mood], seed: int | None, 
     per_bar = (time.perf_counter() - started) / max(1, len(moods))
     return [Bar(i, perform_notes(notes[key][i % info.bars], info, mood, i), mood, 0, per_bar)
             for i, (key, mood) in enumerate(zip(keys, moods))]
+
+
+def _compose_steps(generator, moods: Sequence[Mood], walk: Walk, threshold: float | None,
+                   opening: StepContext | None) -> list[Bar]:
+    """A step model's bars, one after the other, as the composer makes them live (bar i's latent is walk entry i)."""
+    info = generator.info
+    bar_info = replace(info, bars=1)
+    context = opening or generator.start(1)
+    bars = []
+    for i, mood in enumerate(moods):
+        started = time.perf_counter()
+        probs, context = generator.continue_bars(walk.phrase(i), np.array([mood.point], dtype=np.float32), context, bars=1)
+        notes = phrase_notes(probs[0], bar_info, threshold_for(info, mood, threshold))
+        bars.append(Bar(i, perform_notes(notes, info, mood, i), mood, 0, time.perf_counter() - started))
+    return bars
 
 
 class _Bars:
@@ -212,13 +240,13 @@ def _quiet(name: str) -> Iterator[None]:
 
 def render_piece(generator: Generator, moods: Sequence[Mood], seed: int | None, bpm: float = 120.0,
                  threshold: float | None = None, latent_step: float = 0.35, batch: int = 64,
-                 title: str = "LiveGAN") -> Piece:
+                 title: str = "LiveGAN", walk: Walk | None = None, opening: StepContext | None = None) -> Piece:
     """Generate and perform ``len(moods)`` bars; see the module docstring for the path they take."""
     if not moods:
         raise ValueError("a piece needs at least one bar")
     timed = _Timed(generator)
     started = time.perf_counter()
-    bars = compose_bars(timed, moods, seed, threshold, latent_step, batch)
+    bars = compose_bars(timed, moods, seed, threshold, latent_step, batch, walk, opening)
     generated = time.perf_counter()
     messages = play_offline(bars, generator.info, bpm)
     return Piece(generator.info, bpm, seed, tuple(moods), tuple(bars), tuple(messages), timed.seconds,
@@ -231,7 +259,19 @@ class _Timed:
     def __init__(self, generator: Generator) -> None:
         self.generator = generator
         self.info, self.latents = generator.info, generator.latents
+        self.stateful = getattr(generator, "stateful", False)
         self.seconds, self.calls = 0.0, 0
+
+    def start(self, n: int = 1) -> StepContext:
+        return self.generator.start(n)
+
+    def continue_bars(self, latents, mood, context=None, bars=None):
+        started = time.perf_counter()
+        try:
+            return self.generator.continue_bars(latents, mood, context, bars)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.calls += 1
 
     def generate(self, latents: dict[str, np.ndarray], mood: np.ndarray) -> np.ndarray:
         started = time.perf_counter()

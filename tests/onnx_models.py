@@ -93,3 +93,86 @@ def build_model(path: Path, info: ModelInfo | None = None, *, extra_latent: int 
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def build_step_model(path: Path, info: ModelInfo | None = None, *, state_size: int = 16, seed: int = 0,
+                     bias: float = -3.0, hold: float = 4.0, density_gain: float = 1.5, temperature: float = 1.0) -> Path:
+    """Write a tiny step model (runtime ``"step"``) to ``path``: a one-layer tanh RNN.
+
+    ``state_out = tanh([frame, position, mood, state] @ Wh)``;
+    ``logits = [state_out, frame] @ Wl + bias``, where ``Wl`` adds ``hold`` to a note that
+    sounded at the step before (so notes are held) and ``arousal * density_gain`` to every note.
+    """
+    info = info or tiny_info(latent_size=state_size, runtime="step", temperature=temperature,
+                             architecture="test-rnn")
+    t, p, s, h = len(info.tracks), info.n_pitches, info.steps_per_bar, info.latent_size
+    rng = np.random.default_rng(seed)
+    tp = t * p
+    wh = rng.standard_normal((tp + s + 2 + h, h)).astype(np.float32) * 0.5
+    wl = rng.standard_normal((h + tp, tp)).astype(np.float32) * 0.5
+    wl[h:] += np.eye(tp, dtype=np.float32) * hold
+    arousal = np.zeros((1, tp), np.float32)
+    inputs = [helper.make_tensor_value_info("frame", TensorProto.FLOAT, ["N", t, p]),
+              helper.make_tensor_value_info("position", TensorProto.FLOAT, ["N", s]),
+              helper.make_tensor_value_info("mood", TensorProto.FLOAT, ["N", 2]),
+              helper.make_tensor_value_info("state", TensorProto.FLOAT, ["N", h])]
+    nodes = [
+        helper.make_node("Reshape", ["frame", "flat_shape"], ["frame_flat"]),
+        helper.make_node("Concat", ["frame_flat", "position", "mood", "state"], ["x"], axis=1),
+        helper.make_node("MatMul", ["x", "Wh"], ["xh"]),
+        helper.make_node("Tanh", ["xh"], ["state_out"]),
+        helper.make_node("Concat", ["state_out", "frame_flat"], ["y"], axis=1),
+        helper.make_node("MatMul", ["y", "Wl"], ["yl"]),
+        helper.make_node("Slice", ["mood", "one", "two", "one"], ["arousal"]),  # [N, 1]
+        helper.make_node("MatMul", ["arousal", "gain"], ["lift"]),
+        helper.make_node("Add", ["yl", "lift"], ["yl2"]),
+        helper.make_node("Add", ["yl2", "b"], ["logits_flat"]),
+        helper.make_node("Reshape", ["logits_flat", "logit_shape"], ["logits"]),
+    ]
+    arousal[:] = density_gain
+    initializers = [numpy_helper.from_array(wh, "Wh"), numpy_helper.from_array(wl, "Wl"),
+                    numpy_helper.from_array(np.full(tp, bias, np.float32), "b"),
+                    numpy_helper.from_array(arousal, "gain"),
+                    numpy_helper.from_array(np.array([-1, tp], dtype=np.int64), "flat_shape"),
+                    numpy_helper.from_array(np.array([-1, t, p], dtype=np.int64), "logit_shape"),
+                    numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+                    numpy_helper.from_array(np.array([2], dtype=np.int64), "two")]
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", t, p]),
+               helper.make_tensor_value_info("state_out", TensorProto.FLOAT, ["N", h])]
+    graph = helper.make_graph(nodes, "tiny-livegan-step", inputs, outputs, initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {METADATA_KEY: info.to_json()})
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def build_vae_pair(path: Path, seed: int = 0) -> Path:
+    """A tiny phrase model at ``path`` with an encoder beside it, as a VAE export writes them.
+
+    The encoder is ``z = flatten(roll) @ E`` with ``E`` the decoder's weights' transpose, so
+    a roll encodes to a latent that decodes towards it.
+    """
+    encoder_name = path.stem + ".encoder.onnx"
+    info = tiny_info(encoder=encoder_name, architecture="test-vae")
+    build_model(path, info, seed=seed)
+    decoder = onnx.load(str(path))
+    w = next(numpy_helper.to_array(t) for t in decoder.graph.initializer if t.name == "W")[:info.latent_size]
+    shape = info.roll_shape
+    inputs = [helper.make_tensor_value_info("roll", TensorProto.FLOAT, ["N", *shape]),
+              helper.make_tensor_value_info("mood", TensorProto.FLOAT, ["N", 2])]
+    nodes = [helper.make_node("Reshape", ["roll", "flat_shape"], ["flat"]),
+             helper.make_node("MatMul", ["flat", "E"], ["raw"]),
+             helper.make_node("Mul", ["raw", "scale"], ["z"])]
+    initializers = [numpy_helper.from_array(np.ascontiguousarray(w.T), "E"),
+                    numpy_helper.from_array(np.array([-1, int(np.prod(shape))], dtype=np.int64), "flat_shape"),
+                    numpy_helper.from_array(np.array(0.1, dtype=np.float32), "scale")]
+    graph = helper.make_graph(nodes, "tiny-livegan-encoder", inputs,
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", info.latent_size])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {METADATA_KEY: info.to_json()})
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path.with_name(encoder_name)))
+    return path

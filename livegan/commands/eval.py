@@ -59,14 +59,14 @@ def eval_command(model: Path | None, data_path: Path | None, phrases: int, per_c
                  moods_file: Path | None, skip: tuple[str, ...], json_path: Path | None, plots_dir: Path | None) -> None:
     """Measure a model: MuseGAN's metrics next to the training data's, mood control, originality."""
     from livegan.commands.run import default_model_path
-    from livegan.engine import OnnxGenerator
+    from livegan.engine import load_model
     from livegan.evaluation import EvalOptions, evaluate, jsonable, load_reference
     from livegan.mood import load_moods
 
     options = EvalOptions(phrases=phrases, batch=batch, seed=seed, threshold=threshold, per_cell=per_cell, grid=grid,
                           near=near, max_shift=max_shift, max_reference=max_reference)
     presets = load_moods(moods_file)
-    generator = OnnxGenerator(model or default_model_path(), device=device)
+    generator = load_model(model or default_model_path(), device=device)
     reference = load_reference(data_path, generator.info, max_reference, seed) if data_path else None
     result = jsonable(evaluate(generator, presets, options, reference, mood="mood" not in skip,
                                copies="originality" not in skip))

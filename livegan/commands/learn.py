@@ -21,11 +21,11 @@ def learn(in_name: str | None, api: str | None, model: Path | None, out_path: Pa
     """Move a knob for each control as it is named; the map is saved for 'livegan run'."""
     from livegan.commands.run import default_model_path
     from livegan.controls import load_control_map, save_control_map, user_controls_path
-    from livegan.engine import OnnxGenerator
+    from livegan.engine import load_model
     from livegan.learn import Learner
     from livegan.ports import open_input
 
-    tracks = [t.name for t in OnnxGenerator(model or default_model_path()).info.tracks]
+    tracks = [t.name for t in load_model(model or default_model_path()).info.tracks]
     learner = Learner(tracks)
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     port = open_input(in_name or "LiveGAN In", api, inbox.put, virtual=in_name is None)

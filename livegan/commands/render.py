@@ -38,6 +38,12 @@ log = logging.getLogger("livegan")
 @click.option("--moods", "moods_file", type=click.Path(path_type=Path), default=None, help="Mood presets TOML (default: the shipped one).")
 @click.option("--bpm", type=click.FloatRange(20, 400), default=120.0, show_default=True, help="Tempo in beats per minute.")
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
+@click.option("--temperature", type=click.FloatRange(0.05, 10), default=None,
+              help="Sampling temperature of a step model (LSTM; default: the model's).")
+@click.option("--continue", "clip_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Start from your MIDI clip: a VAE plays variations of it, a step model (LSTM) continues it.")
+@click.option("--variation", type=click.FloatRange(0, 2), default=0.5, show_default=True,
+              help="With --continue and a VAE: how far the variations stray from the clip (0: the clip as the model hears it).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Inference device (cuda needs onnxruntime-gpu; falls back to the CPU with a warning).")
 @click.option("--batch", type=click.IntRange(1, 65536), default=64, show_default=True, help="Phrases generated per model call.")
@@ -46,11 +52,12 @@ log = logging.getLogger("livegan")
 @click.option("--sample-rate", type=click.IntRange(8000, 192000), default=44100, show_default=True, help="WAV sample rate in Hz.")
 def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, schedule: str | None,
            valence: float | None, arousal: float | None, morph_bars: int, seed: int | None, model: Path | None,
-           moods_file: Path | None, bpm: float, threshold: float | None, device: str, batch: int,
+           moods_file: Path | None, bpm: float, threshold: float | None, temperature: float | None,
+           clip_path: Path | None, variation: float, device: str, batch: int,
            soundfont: Path | None, sample_rate: int) -> None:
     """Render a piece to MIDI (and WAV, PNG) with the daemon's model, moods and performance."""
     from livegan.commands.run import default_model_path
-    from livegan.engine import OnnxGenerator
+    from livegan.engine import load_model, set_temperature
     from livegan.mood import load_moods
     from livegan.render import bar_moods, render_piece, schedule_length
 
@@ -61,13 +68,17 @@ def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, s
     model = model or default_model_path()
     if not model.is_file() and model == default_model_path():
         raise UserError(f"no default model at '{model}': reinstall livegan, or pass --model FILE.onnx")
-    generator = OnnxGenerator(model, device=device)
+    generator = load_model(model, device=device)
+    if temperature is not None:
+        set_temperature(generator, temperature)
     warm = generator.warm_up()  # lazy initialisation is not part of the render speed
     if seed is None:
         seed = secrets.randbelow(2**31)
         log.info("seed %d (pass --seed %d to render this piece again)", seed, seed)
     moods = bar_moods(segments, n_bars, morph_bars)
-    piece = render_piece(generator, moods, seed, bpm, threshold, batch=batch, title=f"LiveGAN {model.name}, seed {seed}")
+    walk, opening = (None, None) if clip_path is None else _from_clip(generator, clip_path, moods[0], seed, variation)
+    piece = render_piece(generator, moods, seed, bpm, threshold, batch=batch, title=f"LiveGAN {model.name}, seed {seed}",
+                         walk=walk, opening=opening)
     took = piece.gen_seconds + piece.play_seconds
     log.info("rendered %d bars (%.1f s of music at %g BPM) in %.2f s on %s: %.0f bars/s "
              "(model %.2f s in %d call%s after a %.2f s warm-up, notes %.2f s, performance %.2f s)", n_bars, piece.seconds,
@@ -91,6 +102,29 @@ def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, s
         except OSError as exc:
             raise UserError(f"cannot write '{png}' ({exc.strerror or exc})") from None
         log.info("wrote %s in %.2f s", png, time.perf_counter() - started)
+
+
+def _from_clip(generator, clip_path: Path, mood, seed: int, variation: float):
+    """(walk, opening) that start the piece from a clip: its encoding (VAE) or its context (step model)."""
+    import numpy as np
+
+    from livegan.clip import read_clip
+    from livegan.engine import OnnxEncoder
+    from livegan.latent import VariationWalk
+
+    info = generator.info
+    if not getattr(generator, "stateful", False):
+        encoder = OnnxEncoder(generator)  # a one-line UserError for a model without one
+    clip = read_clip(clip_path, info)
+    point = np.array([mood.point], dtype=np.float32)
+    if getattr(generator, "stateful", False):
+        opening = generator.listen(clip.roll[None], point)
+        log.info("continuing %s (%d bars, %d notes)", clip_path, clip.bars, clip.notes)
+        return None, opening
+    z = encoder.encode(clip.phrase(info)[None], point)
+    log.info("varying %s (%d notes in its first %d bars; the model reads %d bars) with spread %.2f",
+             clip_path, clip.notes, min(clip.bars, info.bars), info.bars, variation)
+    return VariationWalk({"z": z}, seed, variation), None
 
 
 def _segments(presets, schedule: str | None, valence: float | None, arousal: float | None):

@@ -47,6 +47,8 @@ def default_model_path() -> Path:
 @click.option("--seed", type=int, default=None, help="Seed of the latent walk, for a reproducible stream.")
 @click.option("--lookahead", type=click.IntRange(1, 16), default=2, show_default=True, help="Bars generated ahead of the playhead.")
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
+@click.option("--temperature", type=click.FloatRange(0.05, 10), default=None,
+              help="Sampling temperature of a step model (LSTM; default: the model's); below 1 is safer, above 1 wilder.")
 @click.option("--guide", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Mood guidance: generate this many candidate phrases from nearby latents and play the one whose key "
                    "and note density fit the mood best (1: play the model's phrase as it is).")
@@ -69,7 +71,8 @@ def default_model_path() -> Path:
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
 def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api: str | None, model: Path | None,
         device: str, bpm: float, mood_name: str | None, moods_file: Path | None, controls_file: Path | None,
-        seed: int | None, lookahead: int, threshold: float | None, guide: int, bars: int | None, clock_source: str, send_clock: bool,
+        seed: int | None, lookahead: int, threshold: float | None, temperature: float | None, guide: int,
+        bars: int | None, clock_source: str, send_clock: bool,
         switch: str, morph_bars: int, record: Path | None, synth: bool, soundfont: Path | None, realtime: bool,
         quiet: bool, verbose: bool) -> None:
     """Stream generated bars to a MIDI port, on time, until Ctrl-C."""
@@ -82,7 +85,7 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
         raise UserError("--clock external follows MIDI clock from the input port: drop --no-input (and pass --in NAME)")
     presets, controls = _load_config(moods_file, controls_file)
     start_mood = _start_mood(presets, mood_name)
-    generator = _load_model(model, device)
+    generator = _load_model(model, device, temperature)
     options = SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood,
                              guide=guide, clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars)
     code = _play(generator, presets, controls, options, Outputs(port_name, existing, api, in_name, no_input, record,
@@ -117,17 +120,19 @@ def _load_config(moods_file: Path | None, controls_file: Path | None):
     return presets, load_control_map(controls_file)
 
 
-def _load_model(model: Path | None, device: str):
+def _load_model(model: Path | None, device: str, temperature: float | None = None):
     """The generator, validated and warmed up; a model that does not fit is one line, exit 2."""
-    from livegan.engine import OnnxGenerator
+    from livegan.engine import load_model, set_temperature
 
     model = model or default_model_path()
     if not model.is_file() and model == default_model_path():
         raise UserError(f"no default model at '{model}': reinstall livegan, or pass --model FILE.onnx")
-    generator = OnnxGenerator(model, device=device, threads=1)
+    generator = load_model(model, device=device, threads=1)
+    if temperature is not None:
+        set_temperature(generator, temperature)
     warm = generator.warm_up()
-    log.info("model %s (%s, %d tracks: %s), warm-up %.0f ms", model.name, generator.provider,
-             len(generator.info.tracks), ", ".join(t.name for t in generator.info.tracks), warm * 1e3)
+    log.info("model %s (%s, %s runtime, %d tracks: %s), warm-up %.0f ms", model.name, generator.provider,
+             generator.info.runtime, len(generator.info.tracks), ", ".join(t.name for t in generator.info.tracks), warm * 1e3)
     return generator
 
 

@@ -107,9 +107,9 @@ def data_mood_reference(data: Any, info: ModelInfo) -> dict[str, Any]:
 
 def build_report(model: Path, data_path: Path, n: int, seed: int) -> dict[str, Any]:
     """Everything the model card reports, as one JSON-ready dict."""
-    from livegan.engine import OnnxGenerator
+    from livegan.engine import load_model
 
-    engine = OnnxGenerator(model)
+    engine = load_model(model)
     data = load_phrases(data_path)
     rng = np.random.default_rng(seed)
     moods = data.labels[rng.integers(0, len(data), n)]  # the training label distribution
