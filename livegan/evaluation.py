@@ -341,6 +341,33 @@ def quality(rolls: np.ndarray, info: ModelInfo, rng: np.random.Generator | None 
     return result
 
 
+def bar_timing(generator, candidates: tuple[int, ...] = (1, 8), repeats: int = 25, seed: int = 0) -> dict[str, float]:
+    """Milliseconds of model time per bar of music on the daemon's path (median of ``repeats``).
+
+    A phrase model makes a phrase per call, so a bar costs a call over its bars; a step
+    model makes each bar with one call per step. ``candidates`` are the rows per call:
+    1 without mood guidance, 8 with the daemon's default ``--guide 8``.
+    """
+    rng = np.random.default_rng(seed)
+    info = generator.info
+    out: dict[str, float] = {}
+    for n in candidates:
+        latents = draw_latents(generator, n, rng)
+        mood = np.zeros((n, 2), np.float32)
+        times = []
+        for _ in range(repeats + 1):
+            started = time.perf_counter()
+            if getattr(generator, "stateful", False):
+                generator.continue_bars(latents, mood, bars=1)
+                per_bar = time.perf_counter() - started
+            else:
+                generator.generate(latents, mood)
+                per_bar = (time.perf_counter() - started) / info.bars
+            times.append(per_bar)
+        out[f"candidates_{n}"] = float(np.median(times[1:]) * 1e3)  # the first call warms up
+    return out
+
+
 def evaluate(generator, presets: list[Mood], options: EvalOptions, reference: Reference | None = None,
              mood: bool = True, copies: bool = True) -> dict[str, Any]:
     """Everything ``livegan eval`` reports, as a JSON-ready dict (NaN where a measure does not apply)."""
@@ -366,6 +393,7 @@ def evaluate(generator, presets: list[Mood], options: EvalOptions, reference: Re
             result["mood"]["training"] = training_mood(reference, info)
     if copies:
         result["originality"] = originality(rolls, reference, info, options, rng)
+    result["ms_per_bar"] = bar_timing(generator)
     result["seconds"] = time.perf_counter() - started
     return result
 
@@ -375,7 +403,8 @@ def _model_summary(generator) -> dict[str, Any]:
     return {"path": str(generator.path), "provider": generator.provider, "tracks": [t.name for t in info.tracks],
             "drums": [t.is_drum for t in info.tracks], "roll_shape": list(info.roll_shape),
             "lowest_pitch": info.lowest_pitch, "steps_per_beat": info.steps_per_beat, "threshold": info.threshold,
-            "trained_on": info.trained_on, "architecture": info.architecture}
+            "trained_on": info.trained_on, "architecture": info.architecture, "runtime": info.runtime,
+            "megabytes": round(Path(generator.path).stat().st_size / 1e6, 2) if Path(generator.path).is_file() else None}
 
 
 def jsonable(value: Any) -> Any:

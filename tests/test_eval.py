@@ -83,6 +83,30 @@ def test_eval_prints_the_table_writes_json_and_plots_and_needs_no_torch(files):
     assert (folder / "plots" / "metrics.png").stat().st_size > 0 and (folder / "plots" / "mood.png").stat().st_size > 0
 
 
+def test_eval_compares_models_of_both_runtimes_side_by_side_in_one_table(files):
+    from onnx_models import build_step_model, build_vae_pair
+
+    model, data, folder = files
+    step, vae = build_step_model(folder / "rnn.onnx", bias=-4.0), build_vae_pair(folder / "vae.onnx")
+    out = folder / "compare.json"
+    result = livegan_without_torch("eval", "--model", str(model), "--model", str(step), "--model", str(vae),
+                                   "--data", str(data), "--phrases", "32", "--per-cell", "2", "--grid", "2",
+                                   "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    table = result.stdout[result.stdout.index("side by side"):].splitlines()
+    assert table[1].split() == ["tiny.onnx", "rnn.onnx", "vae.onnx", "training", "data"]
+    rows = {line[:36].strip(): line[36:].split() for line in table[2:]}
+    assert rows["runtime, file size"][::3] == ["phrase,", "step,", "phrase,"]
+    assert len(rows["EB   empty bars %"]) == 4 and len(rows["mood: Spearman(density, arousal)"]) == 3
+    report = json.loads(out.read_text())["models"]
+    assert [r["model"]["runtime"] for r in report] == ["phrase", "step", "phrase"]
+    for r in report:  # each is the full single-model report
+        assert set(r) >= {"quality", "mood", "originality", "ms_per_bar"}
+        assert 0 < r["ms_per_bar"]["candidates_1"] and 0 < r["ms_per_bar"]["candidates_8"]
+    ms = [float(x) for x in rows["model ms per bar, 1 / 8 candidates"] if x != "/"]
+    assert ms[2] > ms[0] and ms[2] > ms[4]  # a step model calls the model once per step
+
+
 def test_a_dataset_on_another_grid_is_refused_in_one_line(files, tmp_path):
     model, _, _ = files
     other = tiny_dataset(tmp_path / "other.npz", tiny_info(lowest_pitch=36))

@@ -34,7 +34,8 @@ ROWS = (
 
 
 @click.command()
-@click.option("--model", type=click.Path(path_type=Path), default=None, help="ONNX model (default: the shipped one).")
+@click.option("--model", "models", type=click.Path(path_type=Path), multiple=True,
+              help="ONNX model (default: the shipped one). Repeat it to compare models side by side in one table.")
 @click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
               help="Training dataset (.npz from 'livegan data build') to compare with and to look for copies in.")
 @click.option("--phrases", type=click.IntRange(2), default=1000, show_default=True, help="Phrases generated for the metrics.")
@@ -54,7 +55,7 @@ ROWS = (
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the results as JSON here ('-': stdout).")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write metrics.png and mood.png to this folder (needs matplotlib).")
-def eval_command(model: Path | None, data_path: Path | None, phrases: int, per_cell: int, grid: int, batch: int,
+def eval_command(models: tuple[Path, ...], data_path: Path | None, phrases: int, per_cell: int, grid: int, batch: int,
                  device: str, seed: int, threshold: float | None, near: float, max_shift: int, max_reference: int,
                  moods_file: Path | None, skip: tuple[str, ...], json_path: Path | None, plots_dir: Path | None) -> None:
     """Measure a model: MuseGAN's metrics next to the training data's, mood control, originality."""
@@ -66,19 +67,26 @@ def eval_command(model: Path | None, data_path: Path | None, phrases: int, per_c
     options = EvalOptions(phrases=phrases, batch=batch, seed=seed, threshold=threshold, per_cell=per_cell, grid=grid,
                           near=near, max_shift=max_shift, max_reference=max_reference)
     presets = load_moods(moods_file)
-    generator = load_model(model or default_model_path(), device=device)
-    reference = load_reference(data_path, generator.info, max_reference, seed) if data_path else None
-    result = jsonable(evaluate(generator, presets, options, reference, mood="mood" not in skip,
-                               copies="originality" not in skip))
-    result["command"] = "livegan " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["eval"] else None
+    generators = [load_model(path, device=device) for path in (models or (default_model_path(),))]  # all load first
+    results = []
+    for generator in generators:
+        reference = load_reference(data_path, generator.info, max_reference, seed) if data_path else None
+        result = jsonable(evaluate(generator, presets, options, reference, mood="mood" not in skip,
+                                   copies="originality" not in skip))
+        result["command"] = "livegan " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["eval"] else None
+        results.append(result)
+        if str(json_path) != "-":
+            click.echo(format_report(result) + ("\n" if len(generators) > 1 else ""))
+    if len(results) > 1 and str(json_path) != "-":
+        click.echo(format_comparison(results))
     if json_path is not None:
-        text = json.dumps(result, indent=2, sort_keys=True)
+        text = json.dumps(results[0] if len(results) == 1 else {"models": results}, indent=2, sort_keys=True)
         click.echo(text) if str(json_path) == "-" else _write(json_path, text)
-    if str(json_path) != "-":
-        click.echo(format_report(result))
     if plots_dir is not None:
-        for path in write_plots(result, plots_dir):
-            click.echo(f"wrote {path}")
+        for result in results:
+            folder = plots_dir if len(results) == 1 else plots_dir / Path(result["model"]["path"]).stem
+            for path in write_plots(result, folder):
+                click.echo(f"wrote {path}")
 
 
 def _write(path: Path, text: str) -> None:
@@ -103,12 +111,74 @@ def format_report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# key -> (label, scale, format) of the comparison's MuseGAN rows: means over the tracks where they apply.
+COMPARE_ROWS = (
+    ("empty_bar_rate", "EB   empty bars %", 100, "{:.1f}"),
+    ("used_pitch_classes", "UPC  pitch classes per bar", 1, "{:.2f}"),
+    ("qualified_note_rate_8th", "QN   notes >= an 8th %", 100, "{:.1f}"),
+    ("polyphonic_rate", "PP   steps with >= 2 pitches %", 100, "{:.1f}"),
+    ("note_density", "     notes per bar and track", 1, "{:.2f}"),
+)
+
+
+def format_comparison(results: list[dict[str, Any]]) -> str:
+    """Models side by side (and the training data's values where a dataset was given): one column each."""
+    names = [Path(r["model"]["path"]).name for r in results]
+    train = next((r["quality"]["training"] for r in results if "training" in r["quality"]), None)
+    heads = names + (["training data"] if train else [])
+    width = max(16, *(len(h) + 2 for h in heads))
+    lines = ["side by side" + (" (training data: the same measures on its phrases)" if train else ""),
+             f"{'':<36s}" + "".join(f"{h:>{width}s}" for h in heads)]
+
+    def row(label: str, cells: list[str]) -> None:
+        lines.append(f"{label:<36s}" + "".join(f"{c:>{width}s}" for c in cells))
+
+    row("architecture", [r["model"]["architecture"][:width - 2] for r in results] + ([""] if train else []))
+    row("runtime, file size", [f"{r['model']['runtime']}, {_num(r['model'].get('megabytes'))} MB" for r in results]
+        + ([""] if train else []))
+    for key, label, scale, fmt in COMPARE_ROWS:
+        row(label, [_num(_track_mean(r["quality"]["generated"][key]), scale, fmt) for r in results]
+            + ([_num(_track_mean(train[key]), scale, fmt)] if train else []))
+    row("TD   tonal distance, mean of pairs", [_num(_pair_mean(r["quality"]["generated"]["tonal_distance"])) for r in results]
+        + ([_num(_pair_mean(train["tonal_distance"]))] if train else []))
+    row("     major %", [_num(r["quality"]["generated"]["major_rate"], 100, "{:.0f}") for r in results]
+        + ([_num(train["major_rate"], 100, "{:.0f}")] if train else []))
+    if all("mood" in r for r in results):
+        row("mood: major when valence > 0 %", [_num(r["mood"]["major_when_positive"], 100, "{:.0f}") for r in results])
+        row("mood: minor when valence < 0 %", [_num(r["mood"]["minor_when_negative"], 100, "{:.0f}") for r in results])
+        row("mood: Spearman(density, arousal)", [_num(r["mood"]["density_arousal_spearman"], 1, "{:+.2f}") for r in results])
+    if all("originality" in r for r in results):
+        o = [r["originality"] for r in results]
+        if all("exact_copy_rate" in x for x in o):
+            row("copies of training phrases %", [f"{_num(x['exact_copy_rate'], 100, '{:.1f}')} / "
+                                                 f"{_num(x['near_copy_rate'], 100, '{:.1f}')}" for x in o])
+            row("  (exact / near), nearest IoU median", [_num(x["nearest_iou"]["median"]) for x in o])
+        row("diversity: mean pairwise IoU", [_num(x["diversity"]["mean_pairwise_iou"], 1, "{:.3f}") for x in o])
+    row("model ms per bar, 1 / 8 candidates", [f"{_num(r['ms_per_bar']['candidates_1'])} / "
+                                                  f"{_num(r['ms_per_bar']['candidates_8'])}" for r in results])
+    return "\n".join(lines)
+
+
+def _track_mean(values: list[Any]) -> float:
+    kept = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return sum(kept) / len(kept) if kept else math.nan
+
+
+def _pair_mean(matrix: list[list[Any]]) -> float:
+    return _track_mean([matrix[i][j] for i in range(len(matrix)) for j in range(i + 1, len(matrix))])
+
+
 def _header(result: dict[str, Any]) -> list[str]:
     m, o = result["model"], result["options"]
     t, b, s, p = m["roll_shape"]
-    lines = [(f"model {m['path']} ({m['provider']}): {t} tracks x {b} bars x {s} steps x {p} pitches, "
+    lines = [(f"model {m['path']} ({m['provider']}, {m.get('architecture', '?')}, {m.get('runtime', 'phrase')} runtime): "
+              f"{t} tracks x {b} bars x {s} steps x {p} pitches, "
               f"threshold {o['threshold'] or m['threshold']}; trained on {m['trained_on']}"),
              f"{o['phrases']} generated phrases (seed {o['seed']}), {result['seconds']:.1f} s in all"]
+    if "ms_per_bar" in result:
+        ms = result["ms_per_bar"]
+        lines.append(f"model time per bar of music: {_num(ms['candidates_1'])} ms, {_num(ms['candidates_8'])} ms with "
+                     f"--guide 8 (median, {m['provider']})")
     if "data" in result:
         d = result["data"]
         sub = f" (a random {d['phrases']} of {d['total']})" if d["phrases"] < d["total"] else ""
