@@ -6,18 +6,22 @@ from pathlib import Path
 
 import numpy as np
 
-from livegan.training.config import Config, DataConfig, ModelConfig, TrainConfig
+from livegan.training.config import Config, DataConfig, LstmConfig, ModelConfig, TrainConfig, VaeConfig
 from livegan.training.dataset import PhraseSet
 from livegan.training.song import SATB_TRACKS
 
 TINY_MODEL = ModelConfig(z_shared=8, z_temporal=8, z_private=4, z_private_temporal=4, temporal_hidden=16,
                          g_trunk=(16, 16, 8), g_branch=4, d_track=4, d_chroma=4, d_merged=(8, 8, 8, 16))
+TINY_LSTM = LstmConfig(hidden=16, layers=2, dropout=0.1)
+TINY_VAE = VaeConfig(latent=8, enc_track=4, enc_merged=(8, 16), dec_trunk=(16, 8, 8), dec_branch=4, kl_warmup=2)
+TINY_MODELS = {"musegan": TINY_MODEL, "lstm": TINY_LSTM, "vae": TINY_VAE}
 GRID = DataConfig()
 
 
-def tiny_config(**train: object) -> Config:
+def tiny_config(arch: str = "musegan", **train: object) -> Config:
+    """A tiny network of ``arch`` trained 4 steps of 4 phrases, with checkpoints and samples every 2."""
     settings = dict(steps=4, batch_size=4, log_every=1, sample_every=2, checkpoint_every=2, threads=1)
-    return Config(GRID, TINY_MODEL, TrainConfig(**{**settings, **train}))
+    return Config(GRID, TINY_MODELS[arch], TrainConfig(**{**settings, **train}))
 
 
 def chord_phrases(count: int, seed: int = 0) -> np.ndarray:

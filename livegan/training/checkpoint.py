@@ -1,9 +1,11 @@
 """Checkpoints: tensors and plain JSON, saved with torch.save and read with ``weights_only=True``.
 
-A checkpoint is a dict of state dicts (``generator``, ``critic``, ``opt_g``,
-``opt_d``), the ``step`` reached, and ``meta``: a JSON string with the format tag,
-the resolved config, the model's :class:`~livegan.contract.ModelInfo` dict and the
-training facts (elapsed seconds, hardware). Code is never unpickled.
+A checkpoint is a dict of state dicts (MuseGAN's ``generator``, ``critic``,
+``opt_g``, ``opt_d``; the LSTM's and the VAE's whole model under ``generator`` and
+its optimiser under ``opt_g``), the ``step`` reached, and ``meta``: a JSON string
+with the format tag, the resolved config (with its ``arch``; none means musegan),
+the model's :class:`~livegan.contract.ModelInfo` dict and the training facts
+(elapsed seconds, hardware). Code is never unpickled.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from livegan.errors import UserError
 
 FORMAT = "livegan-checkpoint"
 VERSION = 1
-REQUIRED = ("generator", "critic", "step", "meta")
+REQUIRED = ("generator", "step", "meta")  # what every architecture's checkpoint holds
+ARCH_REQUIRED = {"musegan": ("critic",)}  # and what one architecture's needs besides
 
 
 def save_checkpoint(path: Path, state: dict[str, Any], meta: dict[str, Any]) -> Path:
@@ -52,3 +55,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise UserError(f"checkpoint '{path}' has format {meta.get('format')!r} version {meta.get('version')!r}, "
                         f"this LiveGAN reads {FORMAT} version {VERSION}")
     return state, meta
+
+
+def require_parts(state: dict[str, Any], arch: str, path: str | Path) -> None:
+    """A one-line UserError when a checkpoint lacks what its architecture needs (MuseGAN: its critic)."""
+    missing = [k for k in ARCH_REQUIRED.get(arch, ()) if k not in state]
+    if missing:
+        raise UserError(f"checkpoint '{path}' is a {arch} checkpoint without its {', '.join(missing)}; "
+                        "pass a checkpoint from a run folder (runs/NAME/last.pt)")

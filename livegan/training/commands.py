@@ -50,8 +50,11 @@ def build(sources: tuple[str, ...], output: Path, config_path: Path | None, labe
 
 @click.command(help="Train a mood-conditioned generator (needs torch).")
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="Dataset from 'livegan data build'.")
+@click.option("--arch", type=click.Choice(["musegan", "lstm", "vae"]), default=None,
+              help="Architecture: musegan (GAN, phrase by phrase), lstm (step by step), vae (phrases, with an encoder). "
+                   "Default: the config's arch, else musegan.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="TOML config (default: configs/musegan.toml).")
+              help="TOML config (default: configs/ARCH.toml); its arch must be --arch's when both are given.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder, e.g. runs/NAME.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Override [train] steps.")
@@ -66,17 +69,17 @@ def build(sources: tuple[str, ...], output: Path, config_path: Path | None, labe
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--minutes", type=click.FloatRange(min=0), default=0.0, help="Stop (and checkpoint) after this many minutes; 0 = no limit.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train(data_path: Path, config_path: Path | None, out: Path, resume: bool, steps: int | None,
+def train(data_path: Path, arch: str | None, config_path: Path | None, out: Path, resume: bool, steps: int | None,
           batch_size: int | None, seed: int | None, mode_weight: float | None,
           diversity_weight: float | None, threads: int | None, device: str, minutes: float,
           no_progress: bool) -> None:
-    """Train with WGAN-GP; under torchrun, every process trains and rank 0 writes."""
+    """Train MuseGAN (WGAN-GP), the LSTM or the VAE; under torchrun, every process trains and rank 0 writes."""
     from livegan.training.config import load_config
     from livegan.training.train import train as run_training
 
     if (out / "last.pt").exists() and not resume:
         raise UserError(f"run folder '{out}' already holds last.pt: add --resume to continue it, or pick a new --out")
-    config = load_config(config_path).replace_train(steps=steps, batch_size=batch_size, seed=seed, threads=threads,
+    config = load_config(config_path, arch=arch).replace_train(steps=steps, batch_size=batch_size, seed=seed, threads=threads,
                                                    mode_weight=mode_weight, diversity_weight=diversity_weight)
     last = run_training(data_path, config, out, resume=resume, device=device, progress=not no_progress, minutes=minutes)
     click.echo(f"checkpoint: {last}")
@@ -88,9 +91,18 @@ def train(data_path: Path, config_path: Path | None, out: Path, resume: bool, st
               help="ONNX file to write, e.g. models/NAME.onnx.")
 @click.option("--trained-on", default=None, help="Describe the training data in the metadata (default: from the run).")
 def export(checkpoint: Path, output: Path, trained_on: str | None) -> None:
-    """Export CHECKPOINT, check torch against ONNX Runtime (1e-4), then load it as the daemon does."""
+    """Export CHECKPOINT, check torch against ONNX Runtime (1e-4), then load it as the daemon does.
+
+    A VAE checkpoint also writes its encoder beside the model, as NAME.encoder.onnx.
+    """
     from livegan.training.export import export_onnx
 
     info = export_onnx(checkpoint, output, trained_on=trained_on)
-    click.echo(f"wrote {output}: {len(info.tracks)} tracks x {info.bars} bars x {info.steps_per_bar} steps x "
-               f"{info.n_pitches} pitches, latent {info.latent_size}; checked against torch and the engine")
+    if info.runtime == "step":
+        shape = (f"runtime step ({info.architecture}): {len(info.tracks)} tracks x {info.n_pitches} pitches a step, "
+                 f"{info.steps_per_bar} steps a bar, state {info.latent_size}")
+    else:
+        shape = (f"runtime phrase ({info.architecture}): {len(info.tracks)} tracks x {info.bars} bars x "
+                 f"{info.steps_per_bar} steps x {info.n_pitches} pitches, latent {info.latent_size}")
+    encoder = f"; encoder {output.with_name(info.encoder)}" if info.encoder else ""
+    click.echo(f"wrote {output}: {shape}{encoder}; checked against torch and the engine")

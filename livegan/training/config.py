@@ -1,9 +1,14 @@
-"""Training configuration: the phrase grid, network sizes and training settings.
+"""Training configuration: the architecture, the phrase grid, network sizes and training settings.
 
-Read from a TOML file (``configs/musegan.toml``) with three tables, ``[data]``,
-``[model]`` and ``[train]``. Every field has a default; unknown fields and values
-out of range raise :class:`~livegan.errors.UserError` naming the field, the
-allowed range and the value received. No torch here.
+Read from a TOML file (``configs/musegan.toml``, ``configs/lstm.toml``,
+``configs/vae.toml``): a top-level ``arch`` (``musegan``, the default, ``lstm`` or
+``vae``) and three tables, ``[data]``, ``[model]`` and ``[train]``. The ``[model]``
+table's fields depend on ``arch`` (:class:`ModelConfig`, :class:`LstmConfig`,
+:class:`VaeConfig`); ``[data]`` and ``[train]`` are shared, and the GAN-only train
+fields (``lr_d``, ``gp_weight``, ``d_steps``, ``mode_weight``, ``diversity_weight``)
+are ignored by the other architectures. Every field has a default; unknown fields
+and values out of range raise :class:`~livegan.errors.UserError` naming the field,
+the allowed range and the value received. No torch here.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ from __future__ import annotations
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from livegan.errors import UserError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "musegan.toml"
+CONFIG_FOLDER = Path(__file__).resolve().parents[2] / "configs"
+DEFAULT_CONFIG = CONFIG_FOLDER / "musegan.toml"
+ARCHS = ("musegan", "lstm", "vae")
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,9 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Latent sizes and channel widths of the generator and discriminator."""
+    """MuseGAN (``arch = "musegan"``): latent sizes and channel widths of the generator and discriminator."""
+
+    arch: ClassVar[str] = "musegan"
 
     z_shared: int = 32
     z_temporal: int = 32
@@ -81,8 +90,71 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class LstmConfig:
+    """The autoregressive LSTM (``arch = "lstm"``): one time step of the roll per call."""
+
+    arch: ClassVar[str] = "lstm"
+    hidden: int = 256
+    layers: int = 2
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check_range("model.hidden", self.hidden, 1, 4096)
+        _check_range("model.layers", self.layers, 1, 8)
+        _check_number("model.dropout", self.dropout, 0.0, 1.0, high_open=True)
+
+    def latent_size(self, n_tracks: int) -> int:
+        """Length of the recurrent state: every layer's h and c, flattened (``n_tracks`` does not matter)."""
+        return 2 * self.layers * self.hidden
+
+
+@dataclass(frozen=True)
+class VaeConfig:
+    """The conditional VAE (``arch = "vae"``): an encoder and a decoder of whole phrases, and its KL term."""
+
+    arch: ClassVar[str] = "vae"
+    latent: int = 64
+    enc_track: int = 32
+    enc_merged: tuple[int, ...] = (128, 256)
+    dec_trunk: tuple[int, ...] = (256, 128, 64)
+    dec_branch: int = 32
+    kl_weight: float = 1.0
+    kl_warmup: int = 2000
+    free_bits: float = 0.5
+
+    def __post_init__(self) -> None:
+        for f in ("latent", "enc_track", "dec_branch"):
+            _check_range(f"model.{f}", getattr(self, f), 1, 4096)
+        _check_widths("model.enc_merged", self.enc_merged, 2)
+        _check_widths("model.dec_trunk", self.dec_trunk, 3)
+        _check_number("model.kl_weight", self.kl_weight, 0.0, 100.0)
+        _check_range("model.kl_warmup", self.kl_warmup, 0, 10**8)
+        _check_number("model.free_bits", self.free_bits, 0.0, 100.0)
+
+    def latent_size(self, n_tracks: int) -> int:
+        """Length of the decoder's input ``z`` (``n_tracks`` does not matter)."""
+        return self.latent
+
+
+MODEL_CONFIGS: dict[str, type] = {"musegan": ModelConfig, "lstm": LstmConfig, "vae": VaeConfig}
+# [train] defaults that differ from MuseGAN's, used when a config file leaves them out.
+ARCH_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "lstm": {"lr_g": 0.001, "betas": (0.9, 0.999), "grad_clip": 1.0},
+    "vae": {"lr_g": 0.001, "betas": (0.9, 0.999)},
+}
+AnyModelConfig = ModelConfig | LstmConfig | VaeConfig
+
+
+@dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (WGAN-GP with Adam, as the MuseGAN papers)."""
+    """Optimisation settings: Adam for every architecture, WGAN-GP for MuseGAN (as its papers).
+
+    ``lr_g`` is the generator's learning rate (the LSTM's or the VAE's: the model's);
+    ``d_steps``, ``lr_d``, ``gp_weight``, ``mode_weight`` and ``diversity_weight``
+    concern MuseGAN's critic and are ignored by the other architectures;
+    ``grad_clip`` (the largest gradient norm, 0 = no clipping) is the LSTM's and the
+    VAE's, and MuseGAN ignores it.
+    """
 
     steps: int = 16000
     batch_size: int = 16
@@ -93,6 +165,7 @@ class TrainConfig:
     gp_weight: float = 10.0
     mode_weight: float = 0.0
     diversity_weight: float = 0.0
+    grad_clip: float = 0.0
     transpose: int = 5
     seed: int = 0
     log_every: int = 25
@@ -108,7 +181,7 @@ class TrainConfig:
         for f in ("log_every", "sample_every", "checkpoint_every"):
             _check_range(f"train.{f}", getattr(self, f), 1, 10**8)
         _check_range("train.threads", self.threads, 0, 1024)
-        for f in ("lr_g", "lr_d", "gp_weight", "mode_weight", "diversity_weight"):
+        for f in ("lr_g", "lr_d", "gp_weight", "mode_weight", "diversity_weight", "grad_clip"):
             if not isinstance(getattr(self, f), (int, float)) or getattr(self, f) < 0:
                 raise UserError(f"config train.{f} must be a number >= 0, got {getattr(self, f)!r}")
         if len(self.betas) != 2 or not all(0 <= float(b) < 1 for b in self.betas):
@@ -117,24 +190,38 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """The whole configuration; :meth:`to_dict` is what a run saves beside its checkpoints."""
+    """The whole configuration; :meth:`to_dict` is what a run saves beside its checkpoints.
+
+    The architecture is the type of ``model`` (:attr:`arch`); :meth:`to_dict` records it
+    under ``arch``, and a dict without it (configs and checkpoints from before the
+    LSTM and the VAE) is a MuseGAN one.
+    """
 
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: AnyModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    @property
+    def arch(self) -> str:
+        """``musegan``, ``lstm`` or ``vae``."""
+        return self.model.arch
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"arch": self.arch, **asdict(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> Config:
-        unknown = set(data) - {"data", "model", "train"}
+        unknown = set(data) - {"arch", "data", "model", "train"}
         if unknown:
-            raise UserError(f"{source}: unknown table(s) {', '.join(sorted(unknown))}; use [data], [model], [train]")
+            raise UserError(f"{source}: unknown table(s) {', '.join(sorted(unknown))}; use arch, [data], [model], [train]")
+        arch = data.get("arch", "musegan")
+        if arch not in ARCHS:
+            raise UserError(f"{source}: arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+        train = {**ARCH_TRAIN_DEFAULTS.get(arch, {}), **data.get("train", {})}
         return cls(
             data=_section(DataConfig, data.get("data", {}), source, "data"),
-            model=_section(ModelConfig, data.get("model", {}), source, "model"),
-            train=_section(TrainConfig, data.get("train", {}), source, "train"),
+            model=_section(MODEL_CONFIGS[arch], data.get("model", {}), source, "model"),
+            train=_section(TrainConfig, train, source, "train"),
         )
 
     def replace_train(self, **changes: Any) -> Config:
@@ -143,18 +230,34 @@ class Config:
         return Config(self.data, self.model, _section(TrainConfig, train, "command line", "train"))
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Read a TOML config; ``None`` reads the default ``configs/musegan.toml`` (or built-in defaults)."""
-    path = Path(path) if path is not None else DEFAULT_CONFIG
+def arch_config_path(arch: str) -> Path:
+    """The shipped config of an architecture: ``configs/ARCH.toml``."""
+    if arch not in ARCHS:
+        raise UserError(f"unknown arch '{arch}': use one of {', '.join(ARCHS)}")
+    return CONFIG_FOLDER / f"{arch}.toml"
+
+
+def load_config(path: str | Path | None = None, arch: str | None = None) -> Config:
+    """Read a TOML config; a config whose ``arch`` is not ``arch`` (when given) is a UserError.
+
+    ``path=None`` reads the shipped ``configs/ARCH.toml`` (``arch`` defaults to
+    musegan), or that architecture's built-in defaults when the file is not there.
+    """
+    shipped = arch_config_path(arch or "musegan")
+    path = Path(path) if path is not None else shipped
     if not path.is_file():
-        if path == DEFAULT_CONFIG:
-            return Config()
+        if path == shipped:
+            return Config.from_dict({"arch": arch or "musegan"}, source="built-in defaults")
         raise UserError(f"config file '{path}' does not exist: pass --config with a TOML file like configs/musegan.toml")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"config file '{path}' is not valid TOML ({exc})") from None
-    return Config.from_dict(data, source=f"config file '{path}'")
+    config = Config.from_dict(data, source=f"config file '{path}'")
+    if arch is not None and config.arch != arch:
+        raise UserError(f"config file '{path}' is for arch '{config.arch}', not '{arch}': "
+                        f"drop --arch, or pass a config with arch = \"{arch}\" (e.g. {arch_config_path(arch).name})")
+    return config
 
 
 def _section(kind: type, values: dict[str, Any], source: str, table: str) -> Any:
@@ -167,11 +270,19 @@ def _section(kind: type, values: dict[str, Any], source: str, table: str) -> Any
         return kind(**fixed)
     except TypeError as exc:
         raise UserError(f"{source}: [{table}] {exc}") from None
+    except UserError as exc:  # a value out of range: say which file it is in
+        raise UserError(f"{source}: {str(exc).removeprefix('config ')}") from None
 
 
 def _check_range(name: str, value: Any, low: int, high: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise UserError(f"config {name} must be an integer in [{low}, {high}], got {value!r}")
+
+
+def _check_number(name: str, value: Any, low: float, high: float, high_open: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
+    if not ok or (high_open and value == high):
+        raise UserError(f"config {name} must be a number in [{low}, {high}{')' if high_open else ']'}, got {value!r}")
 
 
 def _check_widths(name: str, value: tuple[int, ...], length: int) -> None:

@@ -1,19 +1,33 @@
-"""``livegan export``: a checkpoint -> an ONNX generator that carries its contract, checked twice.
+"""``livegan export``: a checkpoint -> an ONNX model that carries its contract, checked twice.
 
-The generator is rebuilt from the checkpoint's saved config, wrapped in an
-export-only module that takes (``z`` [N, Z], ``mood`` [N, 2]) and returns ``roll``
-[N, T, B, S, P] probabilities in [0, 1], exported with a dynamic batch axis, and
-given the :class:`~livegan.contract.ModelInfo` JSON under metadata key
-``livegan``. Then the same random inputs run through torch and ONNX Runtime
-(they must agree within 1e-4), and the saved file is loaded the way the daemon
-loads it.
+The network is rebuilt from the checkpoint's saved config (its ``arch``), wrapped
+in an export-only module that declares what the daemon receives, exported with a
+dynamic batch axis, and given the :class:`~livegan.contract.ModelInfo` JSON under
+metadata key ``livegan``:
+
+- MuseGAN and the VAE's decoder, runtime ``"phrase"``: (``z`` [N, Z], ``mood``
+  [N, 2]) -> ``roll`` [N, T, B, S, P] probabilities in [0, 1];
+- the LSTM, runtime ``"step"``: (``frame`` [N, T, P], ``position`` [N, S], ``mood``,
+  ``state`` [N, Ls]) -> (``logits`` [N, T, P], ``state_out`` [N, Ls]);
+- the VAE's encoder, a sidecar ``NAME.encoder.onnx`` named by the model's
+  ``encoder`` field and carrying the same metadata: (``roll`` [N, T, B, S, P] of
+  0/1, ``mood``) -> ``z`` [N, Z].
+
+Then the same random inputs run through torch and ONNX Runtime (they must agree
+within 1e-4; a step model over consecutive steps, each fed the state the step
+before returned), and the saved file is loaded the way the daemon loads it. Files
+are written in a hidden folder beside the output and moved into place only once
+every check passed, so a failed export leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +35,36 @@ import numpy as np
 import torch
 from torch import nn
 
-from livegan.contract import INPUT_LATENT, INPUT_MOOD, METADATA_KEY, OUTPUT_ROLL, ModelInfo
+from livegan.contract import (
+    ENCODER_INPUT_ROLL,
+    ENCODER_OUTPUT_LATENT,
+    INPUT_LATENT,
+    INPUT_MOOD,
+    METADATA_KEY,
+    OUTPUT_ROLL,
+    STEP_INPUT_FRAME,
+    STEP_INPUT_POSITION,
+    STEP_INPUT_STATE,
+    STEP_OUTPUT_LOGITS,
+    STEP_OUTPUT_STATE,
+    ModelInfo,
+)
 from livegan.errors import UserError
-from livegan.training.checkpoint import load_checkpoint
+from livegan.training.checkpoint import load_checkpoint, require_parts
 from livegan.training.config import Config
+from livegan.training.lstm import ExportedStep, MoodLstm
 from livegan.training.nets import Generator
+from livegan.training.vae import ExportedDecoder, ExportedEncoder, Vae
 
 log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-4
 OPSET = 17
+PARITY_STEPS = 20  # consecutive steps a step model is compared over, its state fed back
 
 
 class ExportedGenerator(nn.Module):
-    """What the daemon runs: (z [N, Z], mood [N, 2]) -> roll [N, T, B, S, P] in [0, 1]."""
+    """What the daemon runs for MuseGAN: (z [N, Z], mood [N, 2]) -> roll [N, T, B, S, P] in [0, 1]."""
 
     def __init__(self, generator: Generator) -> None:
         super().__init__()
@@ -45,53 +75,127 @@ class ExportedGenerator(nn.Module):
         return (self.generator(z, mood.clamp(-1.0, 1.0)) + 1.0) * 0.5
 
 
-def rebuild(checkpoint: str | Path) -> tuple[ExportedGenerator, ModelInfo]:
-    """The eval-mode export module and its ModelInfo, from a checkpoint's config and weights."""
+@dataclass(frozen=True)
+class Rebuilt:
+    """What a checkpoint exports: the model file's module, the encoder sidecar's (VAE only), the metadata."""
+
+    module: nn.Module
+    info: ModelInfo
+    encoder: nn.Module | None = None
+
+
+def rebuild(checkpoint: str | Path) -> tuple[nn.Module, ModelInfo]:
+    """The eval-mode export module of the model file and its ModelInfo, from a checkpoint's config and weights."""
+    parts = rebuild_parts(checkpoint)
+    return parts.module, parts.info
+
+
+def rebuild_parts(checkpoint: str | Path) -> Rebuilt:
+    """Every export module of a checkpoint (the VAE's encoder too) and its ModelInfo; one-line UserErrors."""
     state, meta = load_checkpoint(checkpoint)
     try:
         config = Config.from_dict(meta["config"], source=f"checkpoint '{checkpoint}'")
+        require_parts(state, config.arch, checkpoint)
         info = ModelInfo.from_dict(meta["info"])
-        generator = Generator(config.model, config.data, len(info.tracks))
-        generator.load_state_dict(state["generator"])
+        return _build(config, info, state["generator"])
     except (KeyError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0][:160]
         raise UserError(f"checkpoint '{checkpoint}' does not match its saved config ({first})") from None
-    return ExportedGenerator(generator), info
+
+
+def _build(config: Config, info: ModelInfo, weights: dict[str, torch.Tensor]) -> Rebuilt:
+    n_tracks = len(info.tracks)
+    if config.arch == "lstm":
+        lstm = MoodLstm(config.model, config.data, n_tracks)
+        lstm.load_state_dict(weights)
+        return Rebuilt(ExportedStep(lstm), info)
+    if config.arch == "vae":
+        vae = Vae(config.model, config.data, n_tracks)
+        vae.load_state_dict(weights)
+        return Rebuilt(ExportedDecoder(vae.decoder), info, ExportedEncoder(vae.encoder))
+    generator = Generator(config.model, config.data, n_tracks)
+    generator.load_state_dict(weights)
+    return Rebuilt(ExportedGenerator(generator), info)
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, extra: dict[str, Any] | None = None,
                 trained_on: str | None = None) -> ModelInfo:
-    """Write ``out`` (.onnx) from ``checkpoint``; raises UserError when the numbers do not agree.
+    """Write ``out`` (.onnx), and beside it ``<stem>.encoder.onnx`` for a VAE, from ``checkpoint``.
 
-    ``extra`` is merged into the metadata's ``extra``; ``trained_on`` replaces the
-    dataset description recorded at training time.
+    Raises UserError when the numbers do not agree. ``extra`` is merged into the
+    metadata's ``extra``; ``trained_on`` replaces the dataset description recorded
+    at training time.
     """
-    module, info = rebuild(checkpoint)
-    changes = {"extra": {**info.extra, **(extra or {})}, "trained_on": trained_on or info.trained_on}
-    info = ModelInfo.from_dict({**info.to_dict(), **changes})
+    parts = rebuild_parts(checkpoint)
     out = Path(out)
+    changes = {"extra": {**parts.info.extra, **(extra or {})}, "trained_on": trained_on or parts.info.trained_on,
+               "encoder": f"{out.stem}.encoder.onnx" if parts.encoder is not None else ""}
+    info = ModelInfo.from_dict({**parts.info.to_dict(), **changes})
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")  # renamed to ``out`` only once every check passed
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        _export_graph(module, info, partial)
-        _attach_metadata(partial, info)
-        difference = check_parity(module, partial, info)
-        check_loads(partial, info)
-        os.replace(partial, out)
+        model_path = staging / out.name
+        difference = _write_checked(parts.module, info, model_path, out)
+        if parts.encoder is not None:
+            difference = max(difference, _write_checked(parts.encoder, info, staging / info.encoder, out, encoder=True))
+        check_loads(model_path, info)
+        _move_into_place(staging, out, info.encoder)
     finally:
-        partial.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
     log.info("torch and ONNX Runtime agree within %.2e (max |diff|)", difference)
     return info
 
 
-def _export_graph(module: ExportedGenerator, info: ModelInfo, out: Path) -> None:
-    z = torch.randn(2, info.latent_size)
-    mood = torch.zeros(2, 2)
-    axes = {INPUT_LATENT: {0: "batch"}, INPUT_MOOD: {0: "batch"}, OUTPUT_ROLL: {0: "batch"}}
+def _write_checked(module: nn.Module, info: ModelInfo, path: Path, out: Path, encoder: bool = False) -> float:
+    """Export one graph with the metadata and compare it with torch; returns the largest difference."""
+    if encoder:
+        _export_graph(module, _encoder_example(info), [ENCODER_INPUT_ROLL, INPUT_MOOD], [ENCODER_OUTPUT_LATENT], path)
+    elif info.runtime == "step":
+        _export_graph(module, _step_example(info), [STEP_INPUT_FRAME, STEP_INPUT_POSITION, INPUT_MOOD, STEP_INPUT_STATE],
+                      [STEP_OUTPUT_LOGITS, STEP_OUTPUT_STATE], path)
+    else:
+        _export_graph(module, (torch.randn(2, info.latent_size), torch.zeros(2, 2)), [INPUT_LATENT, INPUT_MOOD],
+                      [OUTPUT_ROLL], path)
+    _attach_metadata(path, info)
+    if encoder:
+        return check_encoder_parity(module, path, info, target=out.with_name(info.encoder))
+    if info.runtime == "step":
+        return check_step_parity(module, path, info, target=out)
+    return check_parity(module, path, info, target=out)
+
+
+def _move_into_place(staging: Path, out: Path, encoder: str) -> None:
+    """Rename the checked files over the outputs (the encoder first); a failure leaves no half export."""
+    placed = []
+    try:
+        if encoder:
+            os.replace(staging / encoder, out.with_name(encoder))
+            placed.append(out.with_name(encoder))
+        os.replace(staging / out.name, out)
+    except OSError as exc:
+        for path in placed:
+            path.unlink(missing_ok=True)
+        raise UserError(f"cannot write '{out}' ({exc.strerror or exc})") from None
+
+
+def _step_example(info: ModelInfo, batch: int = 2) -> tuple[torch.Tensor, ...]:
+    frame = torch.zeros(batch, len(info.tracks), info.n_pitches)
+    position = torch.zeros(batch, info.steps_per_bar)
+    position[:, 0] = 1.0
+    return frame, position, torch.zeros(batch, 2), torch.zeros(batch, info.latent_size)
+
+
+def _encoder_example(info: ModelInfo, batch: int = 2) -> tuple[torch.Tensor, ...]:
+    return torch.zeros(batch, *info.roll_shape), torch.zeros(batch, 2)
+
+
+def _export_graph(module: nn.Module, example: tuple[torch.Tensor, ...], inputs: list[str], outputs: list[str],
+                  out: Path) -> None:
+    axes = {name: {0: "batch"} for name in (*inputs, *outputs)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(module, (z, mood), str(out), input_names=[INPUT_LATENT, INPUT_MOOD],
-                          output_names=[OUTPUT_ROLL], dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+        torch.onnx.export(module, example, str(out), input_names=inputs, output_names=outputs, dynamic_axes=axes,
+                          opset_version=OPSET, dynamo=False)
 
 
 def _attach_metadata(path: Path, info: ModelInfo) -> None:
@@ -106,38 +210,110 @@ def _attach_metadata(path: Path, info: ModelInfo) -> None:
     onnx.save(model, str(path))
 
 
-def check_parity(module: ExportedGenerator, path: Path, info: ModelInfo, batch: int = 7, seed: int = 0) -> float:
-    """Max |torch - ONNX Runtime| on random latents and moods; raises UserError above :data:`TOLERANCE`."""
+def _session(path: Path):
     import onnxruntime as ort
 
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _agree(expected: list[np.ndarray], got: list[np.ndarray], target: Path) -> float:
+    """Max |torch - ONNX Runtime| over pairs of arrays; a UserError naming ``target`` above :data:`TOLERANCE`."""
+    shapes_match = all(e.shape == g.shape for e, g in zip(expected, got))
+    difference = max(float(np.abs(g - e).max()) for e, g in zip(expected, got)) if shapes_match else float("inf")
+    if not difference <= TOLERANCE:
+        raise UserError(f"export check failed for '{target}': ONNX Runtime differs from torch by {difference:.2e} "
+                        f"(limit {TOLERANCE:.0e}); nothing was written")
+    return difference
+
+
+def check_parity(module: nn.Module, path: Path, info: ModelInfo, batch: int = 7, seed: int = 0,
+                 target: Path | None = None) -> float:
+    """A phrase model: max |torch - ONNX Runtime| on random latents and moods; UserError above :data:`TOLERANCE`."""
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(batch, info.latent_size, generator=gen)
     mood = torch.rand(batch, 2, generator=gen) * 2.0 - 1.0
     with torch.no_grad():
         expected = module(z, mood).numpy()
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (got,) = session.run([OUTPUT_ROLL], {INPUT_LATENT: z.numpy(), INPUT_MOOD: mood.numpy()})
-    difference = float(np.abs(got - expected).max())
-    if got.shape != expected.shape or not difference <= TOLERANCE:
-        raise UserError(f"export check failed for '{str(path).removesuffix('.partial')}': ONNX Runtime differs "
-                        f"from torch by {difference:.2e} (limit {TOLERANCE:.0e}); nothing was written")
-    return difference
+    (got,) = _session(path).run([OUTPUT_ROLL], {INPUT_LATENT: z.numpy(), INPUT_MOOD: mood.numpy()})
+    return _agree([expected], [got], target or path)
+
+
+def check_step_parity(module: nn.Module, path: Path, info: ModelInfo, batch: int = 3, steps: int = PARITY_STEPS,
+                      seed: int = 0, target: Path | None = None) -> float:
+    """A step model over ``steps`` consecutive steps of random frames, torch and ONNX Runtime each fed its own state.
+
+    Compares the logits and the state of every step; UserError above :data:`TOLERANCE`.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    frames = (torch.rand(steps, batch, len(info.tracks), info.n_pitches, generator=gen) < 0.05).float()
+    mood = torch.rand(batch, 2, generator=gen) * 2.0 - 1.0
+    eye = torch.eye(info.steps_per_bar)
+    session = _session(path)
+    state_t = torch.zeros(batch, info.latent_size)
+    state_o = state_t.numpy()
+    expected, got = [], []
+    for t in range(steps):
+        position = eye[t % info.steps_per_bar].expand(batch, -1).contiguous()
+        with torch.no_grad():
+            logits_t, state_t = module(frames[t], position, mood, state_t)
+        feeds = {STEP_INPUT_FRAME: frames[t].numpy(), STEP_INPUT_POSITION: position.numpy(), INPUT_MOOD: mood.numpy(),
+                 STEP_INPUT_STATE: state_o}
+        logits_o, state_o = session.run([STEP_OUTPUT_LOGITS, STEP_OUTPUT_STATE], feeds)
+        expected += [logits_t.numpy(), state_t.numpy()]
+        got += [logits_o, state_o]
+    return _agree(expected, got, target or path)
+
+
+def check_encoder_parity(module: nn.Module, path: Path, info: ModelInfo, batch: int = 5, seed: int = 0,
+                         target: Path | None = None) -> float:
+    """An encoder: max |torch - ONNX Runtime| of z on random sparse 0/1 rolls; UserError above :data:`TOLERANCE`."""
+    gen = torch.Generator().manual_seed(seed)
+    roll = (torch.rand(batch, *info.roll_shape, generator=gen) < 0.05).float()
+    mood = torch.rand(batch, 2, generator=gen) * 2.0 - 1.0
+    with torch.no_grad():
+        expected = module(roll, mood).numpy()
+    (got,) = _session(path).run([ENCODER_OUTPUT_LATENT], {ENCODER_INPUT_ROLL: roll.numpy(), INPUT_MOOD: mood.numpy()})
+    return _agree([expected], [got], target or path)
 
 
 def check_loads(path: Path, info: ModelInfo) -> None:
-    """Load the saved file as the daemon does (livegan.engine) and generate one phrase."""
-    try:
-        from livegan.engine import OnnxGenerator
-    except ImportError:  # an engine-less checkout: onnxruntime + the contract are the daemon's checks
-        import onnxruntime as ort
+    """Load the saved file as the daemon does (``livegan.engine.load_model``) and generate one phrase.
 
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        loaded = ModelInfo.from_json(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
-        loaded.check_roll_shape(tuple(session.get_outputs()[0].shape))
+    A model with an encoder also encodes that phrase through its sidecar. Without
+    an engine that has ``load_model``, onnxruntime and the contract do the checks.
+    """
+    try:
+        from livegan.engine import load_model
+    except ImportError:  # an older or engine-less checkout
+        _check_loads_plainly(path, info)
         return
-    engine = OnnxGenerator(path)
-    specs = {spec.name: np.random.default_rng(0).standard_normal((1, *spec.shape)).astype(np.float32)
-             for spec in engine.latents}
-    roll = engine.generate(specs, np.zeros((1, 2), dtype=np.float32))
+    model = load_model(path)
+    rng = np.random.default_rng(0)
+    latents = {spec.name: rng.standard_normal((1, *spec.shape)).astype(np.float32) for spec in model.latents}
+    mood = np.zeros((1, 2), dtype=np.float32)
+    roll = model.generate(latents, mood)
     if tuple(roll.shape[1:]) != info.roll_shape:
         raise UserError(f"'{path}' loads in the daemon but generates shape {roll.shape}, expected {info.roll_shape}")
+    if info.encoder:
+        from livegan.engine import OnnxEncoder
+
+        z = OnnxEncoder(model).encode(roll > info.threshold, mood)
+        if z.shape != (1, info.latent_size):
+            raise UserError(f"'{path}': its encoder gives z of shape {z.shape}, expected (1, {info.latent_size})")
+
+
+def _check_loads_plainly(path: Path, info: ModelInfo) -> None:
+    """onnxruntime + the contract: the metadata reads back and the outputs have the declared names and shapes."""
+    for file in (path, path.with_name(info.encoder)) if info.encoder else (path,):
+        session = _session(file)
+        loaded = ModelInfo.from_json(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
+        outputs = {o.name: o for o in session.get_outputs()}
+        if file != path:
+            want = [ENCODER_OUTPUT_LATENT]
+        elif loaded.runtime == "step":
+            want = [STEP_OUTPUT_LOGITS, STEP_OUTPUT_STATE]
+        else:
+            want = [OUTPUT_ROLL]
+            loaded.check_roll_shape(tuple(outputs[OUTPUT_ROLL].shape))
+        if any(name not in outputs for name in want) or loaded != info:
+            raise UserError(f"'{file}' does not read back as written (outputs {', '.join(outputs)})")

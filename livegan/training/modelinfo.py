@@ -13,17 +13,30 @@ from livegan.training.config import Config
 from livegan.training.dataset import PhraseSet
 from livegan.training.samples import PRESET_MOODS
 
+# arch -> (architecture, runtime) as the contract's metadata names them
+ARCHITECTURES: dict[str, tuple[str, str]] = {
+    "musegan": ("musegan-hybrid-mood", "phrase"),
+    "lstm": ("lstm-step-mood", "step"),
+    "vae": ("vae-conv-mood", "phrase"),
+}
+STEP_TEMPERATURE = 1.0  # a step model is trained to give each note's probability: sample it as it is
+
 
 def make_info(data: PhraseSet, config: Config, latent_size: int) -> ModelInfo:
-    """Contract metadata: the dataset's tracks and grid, the latent size and the named mood presets."""
+    """Contract metadata: the dataset's tracks and grid, the architecture, its runtime and latent size, the mood presets.
+
+    ``latent_size`` is z's length for a phrase model and the recurrent state's for a
+    step model. A VAE's ``encoder`` file name is set at export, when it is known.
+    """
     grid = data.grid
+    architecture, runtime = ARCHITECTURES[config.arch]
     sources = ", ".join(data.meta.get("sources", [])) or "unknown"
     return ModelInfo(
         tracks=data.tracks, lowest_pitch=grid.lowest_pitch, n_pitches=grid.n_pitches,
         steps_per_beat=grid.steps_per_beat, beats_per_bar=grid.beats_per_bar, bars=grid.bars,
         latent_size=latent_size, threshold=0.5, moods=dict(PRESET_MOODS),
         trained_on=f"{sources} ({len(data)} phrases from {len(data.songs)} pieces)",
-        architecture="musegan-hybrid-mood",
+        architecture=architecture, runtime=runtime, temperature=STEP_TEMPERATURE,
         extra={"label_rule": data.meta.get("label_rule", ""), "phrases": len(data),
                "config": config.to_dict()},
     )

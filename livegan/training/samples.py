@@ -1,7 +1,8 @@
-"""Sample piano rolls written during training: an .npz of probabilities and, with matplotlib, a PNG.
+"""Sample piano rolls written during training: an .npz of probabilities and notes and, with matplotlib, a PNG.
 
-Samples use fixed latents and the named mood presets, so successive files of one
-run show the same phrases maturing. The generator runs in eval mode, as exported.
+Samples use fixed latents (or, for a step model, fixed sampling noise) and the
+named mood presets, so successive files of one run show the same phrases
+maturing. The generator runs in eval mode, as exported.
 """
 
 from __future__ import annotations
@@ -37,30 +38,35 @@ def sample_inputs(latent_size: int, per_mood: int = 2) -> tuple[torch.Tensor, to
 
 
 @torch.no_grad()
-def generate_probs(generator: nn.Module, z: torch.Tensor, mood: torch.Tensor) -> np.ndarray:
-    """Eval-mode generation -> probabilities float32 [M, T, B, S, P] in [0, 1]; restores the previous mode."""
+def generate_probs(generator: nn.Module, z: torch.Tensor, mood: torch.Tensor, logits: bool = False) -> np.ndarray:
+    """Eval-mode generation -> probabilities float32 [M, T, B, S, P] in [0, 1]; restores the previous mode.
+
+    The generator's output is a roll in [-1, 1] (MuseGAN's tanh) or, with
+    ``logits=True``, note logits (the VAE's decoder).
+    """
     was_training = generator.training
     generator.eval()
     device = next(generator.parameters()).device
     out = generator(z.to(device), mood.to(device))
     generator.train(was_training)
-    return ((out.cpu().numpy() + 1.0) * 0.5).astype(np.float32)
+    probs = torch.sigmoid(out) if logits else (out + 1.0) * 0.5
+    return probs.cpu().numpy().astype(np.float32)
 
 
-def write_samples(generator: nn.Module, folder: Path, step: int, tracks: tuple[Track, ...], lowest_pitch: int) -> Path:
-    """Write ``step_NNNNNNN.npz`` (and ``.png`` when matplotlib is installed) under ``folder``."""
+def save_samples(folder: Path, step: int, probs: np.ndarray, notes: np.ndarray, mood: torch.Tensor, names: list[str],
+                 tracks: tuple[Track, ...], lowest_pitch: int) -> Path:
+    """Write ``step_NNNNNNN.npz`` (and ``.png`` of ``notes`` when matplotlib is installed) under ``folder``.
+
+    probs float32 [M, T, B, S, P] in [0, 1] (a step model's are each note's
+    probability given the notes sampled before it); notes [M, T, B, S, P], the notes
+    that sound (thresholded or sampled); mood [M, 2]; a name per row.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    z, mood, names = sample_inputs(int(z_size(generator)))
-    probs = generate_probs(generator, z, mood)
     path = folder / f"step_{step:07d}.npz"
-    np.savez_compressed(path, probs=probs, mood=mood.numpy(), names=np.array(names))
+    np.savez_compressed(path, probs=probs, notes=notes.astype(bool), mood=mood.numpy(), names=np.array(names))
     titles = [f"{n} (valence {m[0]:+.1f}, arousal {m[1]:+.1f})" for n, m in zip(names, mood.tolist())]
-    render_png(probs > 0.5, path.with_suffix(".png"), tracks, lowest_pitch, titles)
+    render_png(notes.astype(bool), path.with_suffix(".png"), tracks, lowest_pitch, titles)
     return path
-
-
-def z_size(generator: nn.Module) -> int:
-    return int(getattr(generator, "latent_size"))
 
 
 def render_png(rolls: np.ndarray, path: Path, tracks: tuple[Track, ...], lowest_pitch: int, titles: list[str]) -> Path | None:
