@@ -364,3 +364,40 @@ def test_resuming_a_musegan_run_without_its_critic_is_one_clear_error(data, tmp_
     with pytest.raises(UserError, match="lacks critic, opt_d, which a musegan run needs") as err:
         train(data, tiny_config(steps=2), tmp_path / "run", resume=True, progress=False)
     assert "\n" not in str(err.value)
+
+
+# --- the note threshold --------------------------------------------------------------------------------------------
+
+
+def test_matching_the_datas_density_sets_the_threshold_where_prior_samples_sound_as_often(runs, data, tmp_path):
+    """A VAE decoder hedges below 0.5; the exported threshold is set so it plays as densely as the data."""
+    from livegan.engine import load_model
+    from livegan.training.dataset import load_phrases
+
+    info = export_onnx(runs["vae"], tmp_path / "vae.onnx", match_density=data)
+    share = float(load_phrases(data).phrases.mean())
+    assert 0.05 <= info.threshold <= 0.95 and "cells sound in d.npz" in info.extra["threshold_rule"]
+    engine = load_model(tmp_path / "vae.onnx")
+    assert engine.info.threshold == pytest.approx(info.threshold)
+    rng = np.random.default_rng(1)
+    probs = engine.generate({"z": rng.standard_normal((256, engine.info.latent_size), dtype=np.float32)},
+                            rng.uniform(-1, 1, (256, 2)).astype(np.float32))
+    sounding = float((probs > info.threshold).mean())
+    assert info.threshold in (0.05, 0.95) or 0.5 * share < sounding < 2.0 * share
+
+
+def test_an_explicit_threshold_is_written_to_the_metadata(runs, tmp_path, capsys):
+    main(["export", str(runs["vae"]), "-o", str(tmp_path / "t.onnx"), "--threshold", "0.3"])
+    assert "threshold 0.300" in capsys.readouterr().out
+    assert _metadata(tmp_path / "t.onnx").threshold == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--threshold", "0.3", "--match-density", "{data}"], "either --threshold or --match-density, not both"),
+    (["--match-density", "{data}"], "--match-density applies to phrase models; this checkpoint is a step model"),
+])
+def test_threshold_options_that_do_not_apply_exit_2_with_one_line(runs, data, tmp_path, capsys, args, words):
+    with pytest.raises(SystemExit) as exit_:
+        main(["export", str(runs["lstm"]), "-o", str(tmp_path / "x.onnx"), *[a.format(data=data) for a in args]])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and words in err

@@ -119,17 +119,23 @@ def _build(config: Config, info: ModelInfo, weights: dict[str, torch.Tensor]) ->
 
 
 def export_onnx(checkpoint: str | Path, out: str | Path, extra: dict[str, Any] | None = None,
-                trained_on: str | None = None) -> ModelInfo:
+                trained_on: str | None = None, threshold: float | None = None,
+                match_density: str | Path | None = None) -> ModelInfo:
     """Write ``out`` (.onnx), and beside it ``<stem>.encoder.onnx`` for a VAE, from ``checkpoint``.
 
     Raises UserError when the numbers do not agree. ``extra`` is merged into the
     metadata's ``extra``; ``trained_on`` replaces the dataset description recorded
-    at training time.
+    at training time; ``threshold`` sets the note threshold the daemon plays at, and
+    ``match_density`` (a dataset) computes it instead: see :func:`density_threshold`.
     """
     parts = rebuild_parts(checkpoint)
     out = Path(out)
+    if match_density is not None:
+        threshold, calibration = density_threshold(parts, match_density)
+        extra = {**(extra or {}), "threshold_rule": calibration}
     changes = {"extra": {**parts.info.extra, **(extra or {})}, "trained_on": trained_on or parts.info.trained_on,
-               "encoder": f"{out.stem}.encoder.onnx" if parts.encoder is not None else ""}
+               "encoder": f"{out.stem}.encoder.onnx" if parts.encoder is not None else "",
+               "threshold": parts.info.threshold if threshold is None else float(threshold)}
     info = ModelInfo.from_dict({**parts.info.to_dict(), **changes})
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
@@ -144,6 +150,34 @@ def export_onnx(checkpoint: str | Path, out: str | Path, extra: dict[str, Any] |
         shutil.rmtree(staging, ignore_errors=True)
     log.info("torch and ONNX Runtime agree within %.2e (max |diff|)", difference)
     return info
+
+
+def density_threshold(parts, dataset: str | Path, samples: int = 512, seed: int = 0) -> tuple[float, str]:
+    """The note threshold at which a phrase model's prior samples sound as many cells as the data does.
+
+    A VAE decoder trained with BCE hedges: from latents of the prior its probabilities
+    rarely reach 0.5, and at 0.5 it plays almost nothing. This picks the threshold
+    that matches the share of sounding cells in ``dataset`` (the (1 - share) quantile
+    of ``samples`` phrases at moods drawn from the data's labels). A step model
+    samples its notes and has no use for it.
+    """
+    from livegan.training.dataset import load_phrases
+
+    if parts.info.runtime != "phrase":
+        raise UserError(f"--match-density applies to phrase models; this checkpoint is a {parts.info.runtime} model "
+                        "(it samples its notes: set its temperature instead)")
+    data = load_phrases(dataset)
+    share = float(data.phrases.mean())
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(samples, parts.info.latent_size, generator=gen)
+    mood = torch.as_tensor(data.labels[torch.randint(0, len(data.labels), (samples,), generator=gen).numpy()])
+    with torch.no_grad():
+        probs = parts.module(z, mood).numpy()
+    threshold = min(0.95, max(0.05, float(np.quantile(probs, 1.0 - share))))
+    rule = (f"{threshold:.3f}: {share:.2%} of cells sound in {Path(dataset).name}, and in {samples} phrases "
+            "from the prior at the data's moods")
+    log.info("threshold %s", rule)
+    return threshold, rule
 
 
 def _write_checked(module: nn.Module, info: ModelInfo, path: Path, out: Path, encoder: bool = False) -> float:
