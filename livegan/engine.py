@@ -130,8 +130,7 @@ class OnnxStepGenerator:
 
     stateful = True
 
-    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0, temperature: float | None = None,
-                 _opened=None) -> None:
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0, _opened=None) -> None:
         self.path = Path(path)
         self.session, self.provider, self.info = _opened or _open_session(self.path, device, threads)
         try:
@@ -142,9 +141,7 @@ class OnnxStepGenerator:
             raise UserError(f"model file '{self.path}' does not fit LiveGAN's model contract: {exc}") from None
         info = self.info
         self.latents = (LatentSpec(NOISE_INPUT, (info.bars * info.steps_per_bar, len(info.tracks), info.n_pitches)),)
-        self.temperature = info.temperature if temperature is None else float(temperature)
-        if not 0.0 < self.temperature <= 10.0:
-            raise UserError(f"temperature must be in (0, 10], got {self.temperature}")
+        self.temperature = info.temperature  # the contract checked it; set_temperature changes it
         self._positions = np.eye(info.steps_per_bar, dtype=np.float32)
 
     def start(self, n: int = 1) -> StepContext:
@@ -219,7 +216,6 @@ class OnnxEncoder:
             raise UserError(f"model '{model.path}' names its encoder '{info.encoder}', which is not beside it: "
                             "keep the two files of an export together")
         self.session, _, _ = _open_session(self.path, "cpu", 0)
-        self.info = info
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = {o.name for o in self.session.get_outputs()}
         if ENCODER_INPUT_ROLL not in inputs or INPUT_MOOD not in inputs or ENCODER_OUTPUT_LATENT not in outputs:

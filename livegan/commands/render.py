@@ -113,14 +113,13 @@ def _from_clip(generator, clip_path: Path, mood, seed: int, variation: float):
     from livegan.latent import VariationWalk
 
     info = generator.info
-    if not getattr(generator, "stateful", False):
-        encoder = OnnxEncoder(generator)  # a one-line UserError for a model without one
-    clip = read_clip(clip_path, info)
     point = np.array([mood.point], dtype=np.float32)
-    if getattr(generator, "stateful", False):
-        opening = generator.listen(clip.roll[None], point)
+    if generator.stateful:
+        clip = read_clip(clip_path, info)
         log.info("continuing %s (%d bars, %d notes)", clip_path, clip.bars, clip.notes)
-        return None, opening
+        return None, generator.listen(clip.roll[None], point)
+    encoder = OnnxEncoder(generator)  # a model without one is a one-line UserError, before the clip is read
+    clip = read_clip(clip_path, info)
     z = encoder.encode(clip.phrase(info)[None], point)
     log.info("varying %s (%d notes in its first %d bars; the model reads %d bars) with spread %.2f",
              clip_path, clip.notes, min(clip.bars, info.bars), info.bars, variation)
