@@ -139,3 +139,74 @@ def test_a_run_with_the_mode_loss_trains(tmp_path):
     last = train(data, tiny_config(steps=2, mode_weight=1.0, diversity_weight=1.0), tmp_path / "run", progress=False)
     _, meta = load_checkpoint(last)
     assert meta["config"]["train"]["mode_weight"] == 1.0 and meta["config"]["train"]["diversity_weight"] == 1.0
+
+
+def test_the_mood_head_learns_to_read_a_mood_the_critic_can_hear():
+    """AC-GAN's auxiliary head: trained on real phrases only, it reads their label from the critic's features."""
+    from livegan.training.losses import critic_loss, mood_error
+    from livegan.training.nets import MoodHead
+
+    torch.manual_seed(0)
+    critic, head = Critic(TINY_MODEL, GRID, 4), MoodHead(TINY_MODEL)
+    opt = torch.optim.Adam([*critic.parameters(), *head.parameters()], lr=1e-3)
+    # a phrase's valence is which pitch the soprano holds (C or C#): something the critic's streams can hear
+    valence = torch.tensor([0.8, -0.8] * 8)
+    real = -torch.ones(16, 4, 4, 16, 72)
+    real[valence > 0, 0, :, :, 48] = 1.0
+    real[valence < 0, 0, :, :, 49] = 1.0
+    mood = torch.stack([valence, torch.zeros(16)], dim=1)
+    fake = -torch.ones_like(real)
+    heard = lambda: float(mood_error(head(critic(real, mood, features=True)[1]), mood).detach())  # noqa: E731
+    before = heard()
+    for _ in range(200):
+        loss, parts = critic_loss(critic, real, fake, mood, gp_weight=10.0, head=head, head_weight=1.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert "aux" in parts
+    after = heard()
+    assert after < 0.1 * before, (before, after)
+
+
+def test_the_generator_loss_with_a_head_trains_only_the_generator():
+    from livegan.training.losses import generator_loss
+    from livegan.training.nets import MoodHead
+
+    torch.manual_seed(0)
+    gen, critic, head = Generator(TINY_MODEL, GRID, 4), Critic(TINY_MODEL, GRID, 4), MoodHead(TINY_MODEL)
+    mood = torch.tensor([[0.8, 0.6], [-0.8, -0.6]])
+    adversarial, heard = generator_loss(critic, gen(torch.randn(2, gen.latent_size), mood), mood, head)
+    (adversarial + heard).backward()
+    assert all(p.grad is None for p in (*critic.parameters(), *head.parameters()))
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in gen.parameters())
+    assert all(p.requires_grad for p in (*critic.parameters(), *head.parameters())), "unfrozen afterwards"
+    assert generator_loss(critic, gen(torch.randn(2, gen.latent_size), mood), mood)[1] is None
+
+
+def test_a_run_resumed_with_the_mood_head_starts_the_head_fresh(tmp_path):
+    data = tiny_dataset(tmp_path / "d.npz")
+    run = tmp_path / "run"
+    train(data, tiny_config(steps=2), run, progress=False)
+    assert "mood_head" not in load_checkpoint(run / "last.pt")[0]
+    last = train(data, tiny_config(steps=4, aux_weight=2.0), run, resume=True, progress=False)
+    state, meta = load_checkpoint(last)
+    assert int(state["step"]) == 4 and meta["config"]["train"]["aux_weight"] == 2.0
+    assert {"mood_head", "opt_head"} <= set(state)
+    again = train(data, tiny_config(steps=6, aux_weight=2.0), run, resume=True, progress=False)
+    assert int(load_checkpoint(again)[0]["step"]) == 6
+
+
+def test_train_takes_the_aux_weight_on_the_command_line(tmp_path, capsys):
+    data = tiny_dataset(tmp_path / "d.npz")
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        "[model]\nz_shared = 8\nz_temporal = 8\nz_private = 4\nz_private_temporal = 4\ntemporal_hidden = 16\n"
+        "g_trunk = [16, 16, 8]\ng_branch = 4\nd_track = 4\nd_chroma = 4\nd_merged = [8, 8, 8, 16]\n"
+        "[train]\nsteps = 2\nbatch_size = 4\nthreads = 1\n")
+    main(["train", "--data", str(data), "--config", str(config), "--out", str(tmp_path / "run"), "--no-progress",
+          "--aux-weight", "3"])
+    state, meta = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert meta["config"]["train"]["aux_weight"] == 3.0 and "mood_head" in state
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--data", str(data), "--config", str(config), "--out", str(tmp_path / "other"), "--aux-weight", "-1"])
+    assert exit_.value.code == 2 and "aux-weight" in capsys.readouterr().err

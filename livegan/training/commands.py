@@ -64,6 +64,8 @@ def build(sources: tuple[str, ...], output: Path, config_path: Path | None, labe
               help="Override [train] mode_weight (the auxiliary valence-to-mode loss).")
 @click.option("--diversity-weight", type=click.FloatRange(min=0), default=None,
               help="Override [train] diversity_weight (the mode-seeking loss that keeps phrases apart).")
+@click.option("--aux-weight", type=click.FloatRange(min=0), default=None,
+              help="Override [train] aux_weight (the critic's auxiliary mood head, AC-GAN).")
 @click.option("--threads", type=click.IntRange(min=0), default=None,
               help="Override [train] threads (1 is fastest on a CPU that other programs share).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
@@ -71,7 +73,7 @@ def build(sources: tuple[str, ...], output: Path, config_path: Path | None, labe
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train(data_path: Path, arch: str | None, config_path: Path | None, out: Path, resume: bool, steps: int | None,
           batch_size: int | None, seed: int | None, mode_weight: float | None,
-          diversity_weight: float | None, threads: int | None, device: str, minutes: float,
+          diversity_weight: float | None, aux_weight: float | None, threads: int | None, device: str, minutes: float,
           no_progress: bool) -> None:
     """Train MuseGAN (WGAN-GP), the LSTM or the VAE; under torchrun, every process trains and rank 0 writes."""
     from livegan.training.config import load_config
@@ -80,7 +82,8 @@ def train(data_path: Path, arch: str | None, config_path: Path | None, out: Path
     if (out / "last.pt").exists() and not resume:
         raise UserError(f"run folder '{out}' already holds last.pt: add --resume to continue it, or pick a new --out")
     config = load_config(config_path, arch=arch).replace_train(steps=steps, batch_size=batch_size, seed=seed, threads=threads,
-                                                   mode_weight=mode_weight, diversity_weight=diversity_weight)
+                                                   mode_weight=mode_weight, diversity_weight=diversity_weight,
+                                                   aux_weight=aux_weight)
     last = run_training(data_path, config, out, resume=resume, device=device, progress=not no_progress, minutes=minutes)
     click.echo(f"checkpoint: {last}")
 

@@ -5,7 +5,7 @@ Read from a TOML file (``configs/musegan.toml``, ``configs/lstm.toml``,
 ``vae``) and three tables, ``[data]``, ``[model]`` and ``[train]``. The ``[model]``
 table's fields depend on ``arch`` (:class:`ModelConfig`, :class:`LstmConfig`,
 :class:`VaeConfig`); ``[data]`` and ``[train]`` are shared, and the GAN-only train
-fields (``lr_d``, ``gp_weight``, ``d_steps``, ``mode_weight``, ``diversity_weight``)
+fields (``lr_d``, ``gp_weight``, ``d_steps``, ``mode_weight``, ``diversity_weight``, ``aux_weight``)
 are ignored by the other architectures. Every field has a default; unknown fields
 and values out of range raise :class:`~livegan.errors.UserError` naming the field,
 the allowed range and the value received. No torch here.
@@ -150,8 +150,8 @@ class TrainConfig:
     """Optimisation settings: Adam for every architecture, WGAN-GP for MuseGAN (as its papers).
 
     ``lr_g`` is the generator's learning rate (the LSTM's or the VAE's: the model's);
-    ``d_steps``, ``lr_d``, ``gp_weight``, ``mode_weight`` and ``diversity_weight``
-    concern MuseGAN's critic and are ignored by the other architectures;
+    ``d_steps``, ``lr_d``, ``gp_weight``, ``mode_weight``, ``diversity_weight`` and
+    ``aux_weight`` (the critic's auxiliary mood head, AC-GAN) concern MuseGAN's critic and are ignored by the other architectures;
     ``grad_clip`` (the largest gradient norm, 0 = no clipping) is the LSTM's and the
     VAE's, and MuseGAN ignores it.
     """
@@ -165,6 +165,7 @@ class TrainConfig:
     gp_weight: float = 10.0
     mode_weight: float = 0.0
     diversity_weight: float = 0.0
+    aux_weight: float = 0.0
     grad_clip: float = 0.0
     transpose: int = 5
     seed: int = 0
@@ -181,7 +182,7 @@ class TrainConfig:
         for f in ("log_every", "sample_every", "checkpoint_every"):
             _check_range(f"train.{f}", getattr(self, f), 1, 10**8)
         _check_range("train.threads", self.threads, 0, 1024)
-        for f in ("lr_g", "lr_d", "gp_weight", "mode_weight", "diversity_weight", "grad_clip"):
+        for f in ("lr_g", "lr_d", "gp_weight", "mode_weight", "diversity_weight", "aux_weight", "grad_clip"):
             if not isinstance(getattr(self, f), (int, float)) or getattr(self, f) < 0:
                 raise UserError(f"config train.{f} must be a number >= 0, got {getattr(self, f)!r}")
         if len(self.betas) != 2 or not all(0 <= float(b) < 1 for b in self.betas):

@@ -12,29 +12,53 @@ from torch import nn
 
 
 def critic_loss(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, mood: torch.Tensor,
-                gp_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
-    """Critic loss for rolls [N, T, B, S, P] in [-1, 1] and moods [N, 2]; also the parts as floats for logging."""
+                gp_weight: float, head: nn.Module | None = None,
+                head_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """Critic loss for rolls [N, T, B, S, P] in [-1, 1] and moods [N, 2]; also the parts as floats for logging.
+
+    With a ``head`` (AC-GAN, Odena et al. 2017), the critic's features of the real
+    phrases must also predict their labels: ``head_weight`` x :func:`mood_error` is
+    added, and its value is logged as ``aux``. Only real phrases train the head, so
+    it learns what a mood sounds like in the data, never in the generator's output.
+    """
     n = real.shape[0]
     alpha = torch.rand(n, 1, 1, 1, 1, device=real.device)
     between = (alpha * real + (1.0 - alpha) * fake.detach()).requires_grad_(True)
-    scores = critic(torch.cat([real, fake.detach(), between]), mood.repeat(3, 1), groups=3)
+    scores, features = critic(torch.cat([real, fake.detach(), between]), mood.repeat(3, 1), groups=3, features=True)
     s_real, s_fake, s_between = scores.split(n)
     (grad,) = torch.autograd.grad(s_between.sum(), between, create_graph=True)
     penalty = ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
     wasserstein = s_real.mean() - s_fake.mean()
     loss = -wasserstein + gp_weight * penalty
-    return loss, {"d": float(loss.detach()), "w": float(wasserstein.detach()), "gp": float(penalty.detach())}
+    parts = {"w": float(wasserstein.detach()), "gp": float(penalty.detach())}
+    if head is not None:
+        aux = mood_error(head(features[:n]), mood)
+        loss = loss + head_weight * aux
+        parts["aux"] = float(aux.detach())
+    return loss, {"d": float(loss.detach()), **parts}
 
 
-def generator_loss(critic: nn.Module, fake: torch.Tensor, mood: torch.Tensor) -> torch.Tensor:
-    """-E[D(G(z, mood), mood)]; the critic's own parameters get no gradient."""
-    for p in critic.parameters():
+def generator_loss(critic: nn.Module, fake: torch.Tensor, mood: torch.Tensor,
+                   head: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(-E[D(G(z, mood), mood)], and with a ``head`` the mood error of what it hears in the fakes, else None).
+
+    Neither the critic's nor the head's parameters get a gradient: only the generator
+    learns from these.
+    """
+    frozen = [*critic.parameters(), *(head.parameters() if head is not None else ())]
+    for p in frozen:
         p.requires_grad_(False)
     try:
-        return -critic(fake, mood).mean()
+        scores, features = critic(fake, mood, features=True)
+        return -scores.mean(), (mood_error(head(features), mood) if head is not None else None)
     finally:
-        for p in critic.parameters():
+        for p in frozen:
             p.requires_grad_(True)
+
+
+def mood_error(predicted: torch.Tensor, mood: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between predicted and given moods [N, 2] (valence, arousal, both in [-1, 1])."""
+    return torch.nn.functional.mse_loss(predicted, mood)
 
 
 def mode_loss(fake: torch.Tensor, mood: torch.Tensor, drums: torch.Tensor, lowest_pitch: int,

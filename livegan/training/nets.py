@@ -148,12 +148,36 @@ class Critic(nn.Module):
         on = (x + 1.0) * 0.5
         return on.reshape(n, t, b, s // self.steps_per_beat, self.steps_per_beat, self.octaves, 12).mean(dim=(4, 5))
 
-    def forward(self, x: torch.Tensor, mood: torch.Tensor, groups: int = 1) -> torch.Tensor:
-        """``groups``: the batch is that many equal sets (e.g. real, fake, interpolates) scored apart."""
+    def forward(self, x: torch.Tensor, mood: torch.Tensor, groups: int = 1,
+                features: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``groups``: the batch is that many equal sets (e.g. real, fake, interpolates) scored apart.
+
+        ``features=True`` also returns the phrase features [N, m3] the score is made
+        from, for a :class:`MoodHead` (one forward, as DistributedDataParallel needs).
+        """
         h = torch.cat([self.track_stream(x), self.chroma_stream(self.chroma(x))], dim=1)
         h = self.merged(h).flatten(1)  # [N, m3]
         spread = minibatch_spread(h, groups)  # [N, 1]
-        return self.out(torch.cat([h, spread], dim=1)).squeeze(1) + (h * self.project(mood)).sum(dim=1)
+        score = self.out(torch.cat([h, spread], dim=1)).squeeze(1) + (h * self.project(mood)).sum(dim=1)
+        return (score, h) if features else score
+
+
+class MoodHead(nn.Module):
+    """The critic's phrase features [N, m3] -> the mood they sound like [N, 2] in [-1, 1] (AC-GAN's auxiliary classifier).
+
+    The projection term alone left the generator free to ignore valence here: the
+    critic scored a major phrase at negative valence about as well as a minor one.
+    A head that must read the mood from the critic's features makes the critic
+    encode it, and gives the generator a direct gradient toward the asked-for mood.
+    """
+
+    def __init__(self, model: ModelConfig, hidden: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(model.d_merged[-1], hidden), nn.LeakyReLU(0.2),
+                                 nn.Linear(hidden, MOOD_SIZE), nn.Tanh())
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(h)
 
 
 def minibatch_spread(h: torch.Tensor, groups: int) -> torch.Tensor:

@@ -98,14 +98,17 @@ def _resume(run: Run) -> None:
     if saved.get("model") != json.loads(json.dumps(run.config.to_dict()))["model"]:
         raise UserError(f"cannot resume from '{path}': its [model] config differs from this one; use the run's config.json")
     trainer = run.trainer
-    missing = [k for k in (*trainer.modules, *trainer.optimizers) if k not in state]
+    fresh = [k for k in (*trainer.modules, *trainer.optimizers) if k not in state and k in trainer.optional]
+    missing = [k for k in (*trainer.modules, *trainer.optimizers) if k not in state and k not in trainer.optional]
     if missing:
         raise UserError(f"cannot resume from '{path}': it lacks {', '.join(missing)}, which a {arch} run needs")
     try:
         for key, module in trainer.modules.items():
-            distributed.unwrap(module).load_state_dict(state[key])
+            if key not in fresh:
+                distributed.unwrap(module).load_state_dict(state[key])
         for key, optimizer in trainer.optimizers.items():
-            optimizer.load_state_dict(state[key])
+            if key not in fresh:
+                optimizer.load_state_dict(state[key])
     except (RuntimeError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise UserError(f"cannot resume from '{path}': its weights do not fit its config ({first})") from None
@@ -113,7 +116,7 @@ def _resume(run: Run) -> None:
     if "rng" in state:
         torch.set_rng_state(state["rng"].cpu())
     run.elapsed = float(meta.get("elapsed_s", 0.0))
-    log.info("resumed from %s at step %d", path, run.step)
+    log.info("resumed from %s at step %d%s", path, run.step, f" ({', '.join(fresh)} start fresh)" if fresh else "")
 
 
 def _loop(run: Run, progress: bool, minutes: float) -> None:

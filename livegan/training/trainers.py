@@ -27,7 +27,7 @@ from livegan.training.losses import (
     mode_loss,
 )
 from livegan.training.lstm import MoodLstm, sample_phrases, teacher_inputs
-from livegan.training.nets import Critic, Generator
+from livegan.training.nets import Critic, Generator, MoodHead
 from livegan.training.samples import SAMPLE_SEED, generate_probs, sample_inputs
 from livegan.training.vae import Vae, kl_beta, vae_loss
 
@@ -44,6 +44,7 @@ class Trainer:
     """
 
     arch: ClassVar[str] = ""
+    optional: ClassVar[frozenset[str]] = frozenset()  # checkpoint keys a resumed run may lack: those parts start fresh
 
     def __init__(self, config: Config, data: PhraseSet, ctx: distributed.Context, source: BatchSource) -> None:
         self.config, self.data, self.ctx, self.source = config, data, ctx, source
@@ -93,39 +94,58 @@ class Trainer:
 
 
 class GanTrainer(Trainer):
-    """MuseGAN: a generator and a critic, WGAN-GP (optionally the mode and diversity losses)."""
+    """MuseGAN: a generator and a critic, WGAN-GP (optionally the mode, diversity and auxiliary mood losses).
+
+    With ``aux_weight`` > 0 the critic gets a :class:`MoodHead` (checkpoint key
+    ``mood_head``, optimiser ``opt_head`` at the critic's rate) that reads the mood
+    from its features; a run resumed from a checkpoint without one starts the head fresh.
+    """
 
     arch = "musegan"
+    optional = frozenset({"mood_head", "opt_head"})
 
     def build(self) -> dict[str, nn.Module]:
         n_tracks, c = len(self.data.tracks), self.config
         generator = Generator(c.model, self.data.grid, n_tracks)  # built first: the same initial weights as before
-        return {"generator": generator, "critic": Critic(c.model, self.data.grid, n_tracks)}
+        nets: dict[str, nn.Module] = {"generator": generator, "critic": Critic(c.model, self.data.grid, n_tracks)}
+        if c.train.aux_weight > 0:  # built last and only when used: runs without it draw the same random numbers as before
+            nets["mood_head"] = MoodHead(c.model)
+        return nets
 
     def optimise(self, nets: dict[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
         t = self.config.train
-        opt_d = torch.optim.Adam(nets["critic"].parameters(), lr=t.lr_d, betas=tuple(t.betas))
-        return {**super().optimise(nets), "opt_d": opt_d}
+        opts = {**super().optimise(nets), "opt_d": torch.optim.Adam(nets["critic"].parameters(), lr=t.lr_d, betas=tuple(t.betas))}
+        if "mood_head" in nets:
+            opts["opt_head"] = torch.optim.Adam(nets["mood_head"].parameters(), lr=t.lr_d, betas=tuple(t.betas))
+        return opts
 
     def step(self, step: int) -> dict[str, float]:
         """One generator update after ``d_steps`` critic updates."""
         t, dev, rank = self.config.train, self.ctx.device, self.ctx.rank
         gen, critic, size = self.modules["generator"], self.modules["critic"], self.latent_size
+        head = self.modules.get("mood_head")
+        critic_opts = [self.optimizers[k] for k in ("opt_d", "opt_head") if k in self.optimizers]
         for k in range(t.d_steps):
             real, mood = (x.to(dev) for x in self.source.batch(t.batch_size, step, salt=k))
             z = latents(t.batch_size, size, t.seed, rank, step * 131 + k).to(dev)
             with torch.no_grad():
                 fake = gen(z, mood)
-            loss_d, parts = critic_loss(critic, real, fake, mood, t.gp_weight)
-            self.optimizers["opt_d"].zero_grad(set_to_none=True)
+            loss_d, parts = critic_loss(critic, real, fake, mood, t.gp_weight, head, t.aux_weight)
+            for opt in critic_opts:
+                opt.zero_grad(set_to_none=True)
             loss_d.backward()
-            self.optimizers["opt_d"].step()
+            for opt in critic_opts:
+                opt.step()
         z = latents(t.batch_size, size, t.seed, rank, step * 131 + 127).to(dev)
         half = t.batch_size // 2 if t.diversity_weight > 0 else 0
         if half:  # pairs of latents under one mood: the batch's second half repeats the first's moods
             mood = torch.cat([mood[:half], mood[:half], mood[2 * half:]])
         fake = gen(z, mood)
-        loss_g = generator_loss(distributed.unwrap(critic), fake, mood)
+        loss_g, heard = generator_loss(distributed.unwrap(critic), fake, mood,
+                                       distributed.unwrap(head) if head is not None else None)
+        if heard is not None:
+            loss_g = loss_g + t.aux_weight * heard
+            parts["aux_g"] = float(heard.detach())
         if t.mode_weight > 0:
             drums = torch.as_tensor(self.data.drums, device=dev)
             loss_g = loss_g + t.mode_weight * mode_loss(fake, mood, drums, self.data.grid.lowest_pitch)
