@@ -141,31 +141,39 @@ def test_a_run_with_the_mode_loss_trains(tmp_path):
     assert meta["config"]["train"]["mode_weight"] == 1.0 and meta["config"]["train"]["diversity_weight"] == 1.0
 
 
-def test_the_mood_head_learns_to_read_a_mood_the_critic_can_hear():
-    """AC-GAN's auxiliary head: trained on real phrases only, it reads their label from the critic's features."""
+def test_the_mood_head_learns_to_hear_major_and_minor_in_any_key():
+    """AC-GAN's auxiliary head, trained on real phrases only, reads valence (the mode) whatever the root."""
     from livegan.training.losses import critic_loss, mood_error
     from livegan.training.nets import MoodHead
 
     torch.manual_seed(0)
-    critic, head = Critic(TINY_MODEL, GRID, 4), MoodHead(TINY_MODEL)
+    critic, head = Critic(TINY_MODEL, GRID, 4), MoodHead(TINY_MODEL, 4)
     opt = torch.optim.Adam([*critic.parameters(), *head.parameters()], lr=1e-3)
-    # a phrase's valence is which pitch the soprano holds (C or C#): something the critic's streams can hear
-    valence = torch.tensor([0.8, -0.8] * 8)
-    real = -torch.ones(16, 4, 4, 16, 72)
-    real[valence > 0, 0, :, :, 48] = 1.0
-    real[valence < 0, 0, :, :, 49] = 1.0
-    mood = torch.stack([valence, torch.zeros(16)], dim=1)
-    fake = -torch.ones_like(real)
-    heard = lambda: float(mood_error(head(critic(real, mood, features=True)[1]), mood).detach())  # noqa: E731
-    before = heard()
-    for _ in range(200):
+
+    def phrases(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One triad held by four voices on a random root; valence +0.8 when major, -0.8 when minor."""
+        rng = np.random.default_rng(seed)
+        rolls = -torch.ones(32, 4, 4, 16, 72)
+        major = rng.random(32) < 0.5
+        for n in range(32):
+            root = int(rng.integers(0, 12)) + 36
+            for voice, pitch in enumerate((root + 24, root + 19, root + 12 + (4 if major[n] else 3), root)):
+                rolls[n, voice, :, :, pitch - 24] = 1.0
+        mood = torch.as_tensor(np.stack([np.where(major, 0.8, -0.8), np.zeros(32)], 1), dtype=torch.float32)
+        return rolls, mood
+
+    for step in range(200):
+        real, mood = phrases(step)  # new roots every step: only hearing the mode generalises
+        fake = -torch.ones_like(real)
         loss, parts = critic_loss(critic, real, fake, mood, gp_weight=10.0, head=head, head_weight=1.0)
         opt.zero_grad()
         loss.backward()
         opt.step()
     assert "aux" in parts
-    after = heard()
-    assert after < 0.1 * before, (before, after)
+    unseen, unseen_mood = phrases(1000)
+    with torch.no_grad():
+        heard = head(critic(unseen, unseen_mood, features=True)[1], unseen)
+    assert (torch.sign(heard[:, 0]) == torch.sign(unseen_mood[:, 0])).float().mean() >= 0.9, "new roots too"
 
 
 def test_the_generator_loss_with_a_head_trains_only_the_generator():
@@ -173,7 +181,7 @@ def test_the_generator_loss_with_a_head_trains_only_the_generator():
     from livegan.training.nets import MoodHead
 
     torch.manual_seed(0)
-    gen, critic, head = Generator(TINY_MODEL, GRID, 4), Critic(TINY_MODEL, GRID, 4), MoodHead(TINY_MODEL)
+    gen, critic, head = Generator(TINY_MODEL, GRID, 4), Critic(TINY_MODEL, GRID, 4), MoodHead(TINY_MODEL, 4)
     mood = torch.tensor([[0.8, 0.6], [-0.8, -0.6]])
     adversarial, heard = generator_loss(critic, gen(torch.randn(2, gen.latent_size), mood), mood, head)
     (adversarial + heard).backward()

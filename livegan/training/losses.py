@@ -19,7 +19,8 @@ def critic_loss(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, mood:
     With a ``head`` (AC-GAN, Odena et al. 2017), the critic's features of the real
     phrases must also predict their labels: ``head_weight`` x :func:`mood_error` is
     added, and its value is logged as ``aux``. Only real phrases train the head, so
-    it learns what a mood sounds like in the data, never in the generator's output.
+    it learns what a mood sounds like in the data, never in the generator's output;
+    ``aux_v`` and ``aux_a`` are its valence and arousal errors.
     """
     n = real.shape[0]
     alpha = torch.rand(n, 1, 1, 1, 1, device=real.device)
@@ -32,9 +33,11 @@ def critic_loss(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, mood:
     loss = -wasserstein + gp_weight * penalty
     parts = {"w": float(wasserstein.detach()), "gp": float(penalty.detach())}
     if head is not None:
-        aux = mood_error(head(features[:n]), mood)
+        heard = head(features[:n], real)
+        aux = mood_error(heard, mood)
         loss = loss + head_weight * aux
-        parts["aux"] = float(aux.detach())
+        valence_error, arousal_error = ((heard.detach() - mood) ** 2).mean(dim=0).tolist()
+        parts |= {"aux": float(aux.detach()), "aux_v": valence_error, "aux_a": arousal_error}
     return loss, {"d": float(loss.detach()), **parts}
 
 
@@ -50,7 +53,7 @@ def generator_loss(critic: nn.Module, fake: torch.Tensor, mood: torch.Tensor,
         p.requires_grad_(False)
     try:
         scores, features = critic(fake, mood, features=True)
-        return -scores.mean(), (mood_error(head(features), mood) if head is not None else None)
+        return -scores.mean(), (mood_error(head(features, fake), mood) if head is not None else None)
     finally:
         for p in frozen:
             p.requires_grad_(True)

@@ -163,21 +163,57 @@ class Critic(nn.Module):
 
 
 class MoodHead(nn.Module):
-    """The critic's phrase features [N, m3] -> the mood they sound like [N, 2] in [-1, 1] (AC-GAN's auxiliary classifier).
+    """(critic's phrase features [N, m3], roll [N, T, B, S, P]) -> the mood they sound like [N, 2] in [-1, 1].
 
-    The projection term alone left the generator free to ignore valence here: the
-    critic scored a major phrase at negative valence about as well as a minor one.
-    A head that must read the mood from the critic's features makes the critic
-    encode it, and gives the generator a direct gradient toward the asked-for mood.
+    AC-GAN's auxiliary classifier (Odena et al. 2017). The projection term alone left
+    the generator free to ignore valence here, and a head on the critic's features
+    alone could not learn to read valence from real phrases either (its error stayed
+    at the labels' variance for 1,200 steps): the critic's pitch-class stream is not
+    transposition invariant, and phrases are transposed at random. So the head also
+    hears the phrase's key: ``keys`` linear filters over the 12 rotations of its
+    pitch-class profile, each keeping its best rotation. One such filter holding the
+    major Krumhansl-Kessler profile and one the minor computes the label rule, so the
+    head can hear the mode in any key. It also hears each track's note onsets per bar
+    (:func:`onset_rate`), which the arousal labels are made from; the critic's
+    features, layer-normed (they run to tens and saturated the tanh), supply the rest.
     """
 
-    def __init__(self, model: ModelConfig, hidden: int = 64) -> None:
+    def __init__(self, model: ModelConfig, n_tracks: int, hidden: int = 64, keys: int = 16) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(model.d_merged[-1], hidden), nn.LeakyReLU(0.2),
+        self.key = nn.Linear(12, keys)
+        self.norm = nn.LayerNorm(model.d_merged[-1])
+        self.net = nn.Sequential(nn.Linear(model.d_merged[-1] + keys + n_tracks, hidden), nn.LeakyReLU(0.2),
                                  nn.Linear(hidden, MOOD_SIZE), nn.Tanh())
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.net(h)
+    def forward(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        profile = pitch_class_profile(x)  # [N, 12]
+        rotations = torch.stack([torch.roll(profile, -k, dims=1) for k in range(12)], dim=1)  # [N, 12, 12]
+        key = self.key(rotations).amax(dim=1)  # [N, keys]: the same in every key
+        rate = torch.log1p(onset_rate(x))  # [N, T]
+        return self.net(torch.cat([self.norm(h), key, rate], dim=1))
+
+
+def onset_rate(x: torch.Tensor) -> torch.Tensor:
+    """Roll [N, T, B, S, P] in [-1, 1] -> note onsets per bar of each track [N, T], soft where the roll is.
+
+    An onset is a cell that sounds where the step before did not (the first step of
+    the phrase counts its notes); in a 0/1 roll it counts notes, as the labels do.
+    """
+    on = (x + 1.0) * 0.5
+    steps = on.flatten(2, 3)  # [N, T, B*S, P]
+    before = torch.cat([torch.zeros_like(steps[:, :, :1]), steps[:, :, :-1]], dim=2)
+    return torch.relu(steps - before).sum(dim=(2, 3)) / x.shape[2]
+
+
+def pitch_class_profile(x: torch.Tensor) -> torch.Tensor:
+    """Roll [N, T, B, S, P] in [-1, 1] (P a multiple of 12) -> share of sounding steps per pitch class [N, 12].
+
+    Pitch class 0 is the roll's lowest pitch; what uses it must not care (the head keeps
+    each filter's best rotation).
+    """
+    on = ((x + 1.0) * 0.5).sum(dim=(1, 2, 3))  # [N, P]
+    per_class = on.reshape(on.shape[0], -1, 12).sum(dim=1)
+    return per_class / (per_class.sum(dim=1, keepdim=True) + 1e-6)
 
 
 def minibatch_spread(h: torch.Tensor, groups: int) -> torch.Tensor:

@@ -109,7 +109,7 @@ class GanTrainer(Trainer):
         generator = Generator(c.model, self.data.grid, n_tracks)  # built first: the same initial weights as before
         nets: dict[str, nn.Module] = {"generator": generator, "critic": Critic(c.model, self.data.grid, n_tracks)}
         if c.train.aux_weight > 0:  # built last and only when used: runs without it draw the same random numbers as before
-            nets["mood_head"] = MoodHead(c.model)
+            nets["mood_head"] = MoodHead(c.model, n_tracks)
         return nets
 
     def optimise(self, nets: dict[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
