@@ -64,8 +64,7 @@ def mood_error(predicted: torch.Tensor, mood: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.mse_loss(predicted, mood)
 
 
-def mode_loss(fake: torch.Tensor, mood: torch.Tensor, drums: torch.Tensor, lowest_pitch: int,
-              sharpness: float = 20.0) -> torch.Tensor:
+def mode_loss(fake: torch.Tensor, mood: torch.Tensor, drums: torch.Tensor, sharpness: float = 20.0) -> torch.Tensor:
     """Auxiliary loss that makes valence audible: softplus(-valence * mode score * sharpness), averaged.
 
     The mode score is the label rule's (best major minus best minor Krumhansl-Kessler
@@ -74,11 +73,10 @@ def mode_loss(fake: torch.Tensor, mood: torch.Tensor, drums: torch.Tensor, lowes
     the melodic tracks, and each best-of-12 is a soft maximum. fake [N, T, B, S, P] in
     [-1, 1], mood [N, 2], drums bool [T].
     """
-    probs = (fake[:, ~drums] + 1.0) * 0.5
-    per_pitch = probs.sum(dim=(1, 2, 3))  # [N, P]
-    fold = torch.zeros(per_pitch.shape[1], 12, device=fake.device)
-    fold[torch.arange(per_pitch.shape[1]), (torch.arange(per_pitch.shape[1]) + lowest_pitch) % 12] = 1.0
-    hist = per_pitch @ fold  # [N, 12]
+    from livegan.training.nets import pitch_class_profile
+
+    # the roll's lowest pitch need not be a C: the best of 12 rotated profiles is the same in any rotation
+    hist = pitch_class_profile(fake[:, ~drums])  # [N, 12]
     profiles = key_profiles(fake.device)  # [24, 12], centred and unit-norm
     centred = hist - hist.mean(dim=1, keepdim=True)
     r = centred @ profiles.T / (centred.norm(dim=1, keepdim=True) + 1e-6)  # [N, 24]

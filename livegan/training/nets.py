@@ -178,15 +178,18 @@ class MoodHead(nn.Module):
     features, layer-normed (they run to tens and saturated the tanh), supply the rest.
     """
 
-    def __init__(self, model: ModelConfig, n_tracks: int, hidden: int = 64, keys: int = 16) -> None:
+    def __init__(self, model: ModelConfig, drums: list[bool], hidden: int = 64, keys: int = 16) -> None:
+        """``drums``: which tracks are drums (their note numbers are instruments, not pitches: the key leaves them out)."""
         super().__init__()
+        n_tracks = len(drums)
+        self.register_buffer("melodic", ~torch.as_tensor(drums, dtype=torch.bool), persistent=False)
         self.key = nn.Linear(12, keys)
         self.norm = nn.LayerNorm(model.d_merged[-1])
         self.net = nn.Sequential(nn.Linear(model.d_merged[-1] + keys + n_tracks, hidden), nn.LeakyReLU(0.2),
                                  nn.Linear(hidden, MOOD_SIZE), nn.Tanh())
 
     def forward(self, h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        profile = pitch_class_profile(x)  # [N, 12]
+        profile = pitch_class_profile(x[:, self.melodic])  # [N, 12]
         rotations = torch.stack([torch.roll(profile, -k, dims=1) for k in range(12)], dim=1)  # [N, 12, 12]
         key = self.key(rotations).amax(dim=1)  # [N, keys]: the same in every key
         rate = torch.log1p(onset_rate(x))  # [N, T]

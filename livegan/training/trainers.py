@@ -109,7 +109,7 @@ class GanTrainer(Trainer):
         generator = Generator(c.model, self.data.grid, n_tracks)  # built first: the same initial weights as before
         nets: dict[str, nn.Module] = {"generator": generator, "critic": Critic(c.model, self.data.grid, n_tracks)}
         if c.train.aux_weight > 0:  # built last and only when used: runs without it draw the same random numbers as before
-            nets["mood_head"] = MoodHead(c.model, n_tracks)
+            nets["mood_head"] = MoodHead(c.model, [bool(d) for d in self.data.drums])
         return nets
 
     def optimise(self, nets: dict[str, nn.Module]) -> dict[str, torch.optim.Optimizer]:
@@ -148,7 +148,7 @@ class GanTrainer(Trainer):
             parts["aux_g"] = float(heard.detach())
         if t.mode_weight > 0:
             drums = torch.as_tensor(self.data.drums, device=dev)
-            loss_g = loss_g + t.mode_weight * mode_loss(fake, mood, drums, self.data.grid.lowest_pitch)
+            loss_g = loss_g + t.mode_weight * mode_loss(fake, mood, drums)
         if half:
             loss_g = loss_g + t.diversity_weight * diversity_loss(fake[:half], fake[half:2 * half], z[:half], z[half:2 * half])
         self.optimizers["opt_g"].zero_grad(set_to_none=True)
