@@ -30,8 +30,8 @@ from daemonkit import IN, OUT, Daemon  # noqa: E402
 from jackkit import JackServer, MidiDump  # noqa: E402
 from onnx_models import build_model  # noqa: E402
 
-from livegan.clock import MonotonicClock  # noqa: E402
-from livegan.transport import TempoEstimator  # noqa: E402
+from livegan.timing.clock import MonotonicClock  # noqa: E402
+from livegan.timing.transport import TempoEstimator  # noqa: E402
 
 
 def send_clock(port, bpm_schedule, jitter, rng):

@@ -33,7 +33,7 @@ for _path in (str(REPO), str(TESTS)):  # livegan from this checkout; jackkit and
 
 import numpy as np
 
-from livegan.evaluation import jsonable
+from livegan.evaluation.evaluate import jsonable
 
 _STARTED: dict[str, Any] = {}  # when the benchmark began, and how busy the machine was then
 

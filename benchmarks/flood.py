@@ -21,12 +21,12 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from livegan.clock import MonotonicClock
-from livegan.commands.run import default_model_path
-from livegan.controls import ControlMap
-from livegan.engine import OnnxGenerator
-from livegan.live import LiveSession, SessionOptions
-from livegan.mood import load_moods
+from livegan.live.session import LiveSession, SessionOptions
+from livegan.model.engine import OnnxGenerator
+from livegan.model.locate import default_model_path
+from livegan.mood.controls import ControlMap
+from livegan.mood.presets import load_moods
+from livegan.timing.clock import MonotonicClock
 
 
 class NullPort(mido.ports.BaseOutput):

@@ -21,10 +21,10 @@ from common import REPO, parser, table, write_result
 
 sys.path.insert(0, str(REPO))
 
-from livegan.engine import OnnxGenerator  # noqa: E402
-from livegan.evaluation import phrase_densities, phrase_modes, spearman  # noqa: E402
-from livegan.guide import MoodGuide  # noqa: E402
-from livegan.latent import LatentWalk  # noqa: E402
+from livegan.generation.guide import MoodGuide  # noqa: E402
+from livegan.generation.latent import LatentWalk  # noqa: E402
+from livegan.model.engine import OnnxGenerator  # noqa: E402
+from livegan.music.analysis import phrase_densities, phrase_modes, spearman  # noqa: E402
 
 POINTS = [(0.8, 0.6), (0.8, -0.6), (-0.8, 0.6), (-0.8, -0.6), (0.0, 0.0)]
 

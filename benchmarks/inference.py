@@ -3,7 +3,7 @@
 The weights come from ``--checkpoint`` (a training run's ``last.pt``) or, without one, from
 an untrained generator built from ``configs/musegan.toml`` by the training code itself
 (timing does not depend on the weights' values). The checkpoint is exported with
-``livegan.training.export.export_onnx`` (which checks torch against ONNX Runtime to 1e-4),
+``livegan.export.onnx.export_onnx`` (which checks torch against ONNX Runtime to 1e-4),
 then both run the same inputs at batch 1 (what the daemon does, one phrase at a time on one
 thread) and at large batches (what ``livegan eval`` and training samples do), on 1 thread
 and on every core. CUDA is measured when torch and onnxruntime see a GPU.
@@ -31,11 +31,11 @@ def untrained_checkpoint(folder: Path) -> Path:
     """A checkpoint of a freshly initialised generator and critic from the default config (seed 0)."""
     import torch
 
-    from livegan.contract import ModelInfo
-    from livegan.training.checkpoint import save_checkpoint
+    from livegan.model.contract import ModelInfo
     from livegan.training.config import load_config
-    from livegan.training.nets import Critic, Generator
-    from livegan.training.song import SATB_TRACKS
+    from livegan.training.data.song import SATB_TRACKS
+    from livegan.training.loop.checkpoint import save_checkpoint
+    from livegan.training.nets.musegan import Critic, Generator
 
     config, tracks = load_config(None), SATB_TRACKS
     torch.manual_seed(0)
@@ -65,7 +65,7 @@ def measure(module, onnx_path: Path, device: str, threads: int, batches: list[in
     """Seconds per phrase for torch eager and ONNX Runtime at each batch size, and their largest difference."""
     import torch
 
-    from livegan.engine import OnnxGenerator
+    from livegan.model.engine import OnnxGenerator
 
     torch.set_num_threads(threads)
     engine = OnnxGenerator(onnx_path, device=device, threads=threads)
@@ -104,7 +104,7 @@ def main() -> None:
     except ImportError:
         write_result(args.out, "inference", args, {"skipped": "torch is not installed (pip install -e '.[train]')"})
         return
-    from livegan.training.export import export_onnx, rebuild
+    from livegan.export.onnx import export_onnx, rebuild
 
     batches, budget = ([1, 2], 0.0) if args.quick else (args.batches, 1.0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -31,7 +31,7 @@ LOUD = 78  # velocities above: "bright"; below: "dark"
 
 def moods_file(path: Path, model: Path) -> tuple[Path, int, int, int]:
     """Write the two presets; (path, channel, bright program, dark program) of the marker track."""
-    from livegan.engine import OnnxGenerator
+    from livegan.model.engine import OnnxGenerator
 
     info = OnnxGenerator(model).info
     index = next(i for i, t in enumerate(info.tracks) if not t.is_drum)
@@ -59,7 +59,7 @@ def take(model: Path, moods: Path, marker: tuple[int, int, int], bpm: float, swi
     """Run the daemon and switch moods ``switches`` times; one record per switch (seconds)."""
     from jackkit import JackServer
 
-    from livegan.engine import OnnxGenerator
+    from livegan.model.engine import OnnxGenerator
 
     bar_s = 60 / bpm * OnnxGenerator(model).info.beats_per_bar
     rng = np.random.default_rng(seed)

@@ -48,11 +48,11 @@ LATENESS_LINE = re.compile(r"lateness median ([\d.]+) ms, p99 ([\d.]+) ms, max (
 
 def simulate_events(generator, bars: int, bpm: float, seed: int) -> list[tuple[float, mido.Message]]:
     """The messages a session sends, at their exact deadlines (fake clock, generation inline)."""
-    from livegan.clock import FakeClock
-    from livegan.controls import ControlMap
-    from livegan.live import LiveSession, SessionOptions
-    from livegan.mood import load_moods
-    from livegan.ports import MemoryOutput
+    from livegan.live.session import LiveSession, SessionOptions
+    from livegan.mood.controls import ControlMap
+    from livegan.mood.presets import load_moods
+    from livegan.ports.memory import MemoryOutput
+    from livegan.timing.clock import FakeClock
 
     clock = FakeClock()
     port = MemoryOutput(clock.now)
@@ -63,12 +63,12 @@ def simulate_events(generator, bars: int, bpm: float, seed: int) -> list[tuple[f
 
 def daemon_lateness(generator, bars: int, bpm: float, seed: int) -> tuple[np.ndarray, list[mido.Message]]:
     """Play ``bars`` in real time as ``livegan run`` does; (lateness seconds [events], messages sent)."""
-    from livegan.clock import MonotonicClock
-    from livegan.controls import ControlMap
-    from livegan.live import LiveSession, SessionOptions
-    from livegan.mood import load_moods
-    from livegan.ports import MemoryOutput
-    from livegan.sequencer import Lateness
+    from livegan.live.session import LiveSession, SessionOptions
+    from livegan.mood.controls import ControlMap
+    from livegan.mood.presets import load_moods
+    from livegan.ports.memory import MemoryOutput
+    from livegan.timing.clock import MonotonicClock
+    from livegan.timing.sequencer import Lateness
 
     sys.setswitchinterval(0.0005)  # as livegan run sets it
     port = MemoryOutput()
@@ -95,7 +95,7 @@ def to_midifile(sent: list[tuple[float, mido.Message]], bpm: float, ticks_per_be
 
 def mido_lateness(midi: mido.MidiFile) -> np.ndarray:
     """Play ``midi`` with ``MidiFile.play()`` to a recording port; lateness seconds of each message."""
-    from livegan.ports import MemoryOutput
+    from livegan.ports.memory import MemoryOutput
 
     port, started, late, elapsed = MemoryOutput(), [], [], 0.0
 
@@ -115,7 +115,7 @@ def mido_lateness(midi: mido.MidiFile) -> np.ndarray:
 
 
 def in_process(model: Path, bars: int, bpm: float, seed: int) -> dict[str, Any]:
-    from livegan.engine import OnnxGenerator
+    from livegan.model.engine import OnnxGenerator
 
     generator = OnnxGenerator(model, threads=1)
     generator.warm_up()
@@ -135,7 +135,7 @@ def jack_take(model: Path, bars: int, bpm: float, seed: int) -> dict[str, Any]:
     """One ``livegan run --api jack`` take recorded by a JACK client: onset residuals from the 16th grid."""
     from jackkit import JackServer, MidiDump
 
-    from livegan.engine import OnnxGenerator
+    from livegan.model.engine import OnnxGenerator
 
     info = OnnxGenerator(model).info
     with JackServer() as jack:

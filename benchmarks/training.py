@@ -1,6 +1,6 @@
 """Training throughput: phrases per second of WGAN-GP training, through the real training loop.
 
-``livegan.training.train.train`` runs twice in fresh folders, for ``--steps A`` and
+``livegan.training.loop.train.train`` runs twice in fresh folders, for ``--steps A`` and
 ``--steps B`` generator updates; both pay the same set-up, final sample and checkpoint,
 so (B - A) steps / (time B - time A) is the steady rate. An untimed 1-step run first
 pays the lazy imports. A phrase is one real phrase
@@ -28,8 +28,8 @@ from common import REPO, parser, table, write_result
 
 def synthetic_dataset(path: Path, config) -> Path:
     """512 random sparse phrases on the config's grid, four SATB tracks (throughput does not depend on content)."""
-    from livegan.training.dataset import PhraseSet
-    from livegan.training.song import SATB_TRACKS
+    from livegan.music.dataset import PhraseSet
+    from livegan.training.data.song import SATB_TRACKS
 
     g, n = config.data, 512
     rng = np.random.default_rng(0)
@@ -41,7 +41,7 @@ def synthetic_dataset(path: Path, config) -> Path:
 
 
 def timed_run(data: Path, config, steps: int, folder: Path, device: str) -> float:
-    from livegan.training.train import train
+    from livegan.training.loop.train import train
 
     started = time.perf_counter()
     train(data, config.replace_train(steps=steps), folder, device=device, progress=False)

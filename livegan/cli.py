@@ -23,9 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("livegan.commands.render:render", "Render a piece to MIDI, WAV (FluidSynth) and a piano-roll PNG."),
     "eval": ("livegan.commands.eval:eval_command", "Measure a model: MuseGAN metrics, mood control, originality."),
     "learn": ("livegan.commands.learn:learn", "Map your knobs: move one, and it controls what you chose."),
-    "data": ("livegan.training.commands:data", "Build training datasets (music21 corpus, LPD-5, MIDI folders)."),
-    "train": ("livegan.training.commands:train", "Train a mood-conditioned generator (needs torch)."),
-    "export": ("livegan.training.commands:export", "Export a checkpoint to an ONNX model the daemon loads."),
+    "data": ("livegan.commands.data:data", "Build training datasets (music21 corpus, LPD-5, MIDI folders)."),
+    "train": ("livegan.commands.train:train", "Train a mood-conditioned generator (needs torch)."),
+    "export": ("livegan.commands.export:export", "Export a checkpoint to an ONNX model the daemon loads."),
 }
 
 

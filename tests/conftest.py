@@ -14,10 +14,8 @@ from typing import Callable, Iterator
 
 import mido
 import pytest
-
 from daemonkit import Daemon
 from jackkit import JackServer, MidiDump, ensure_jack_tools
-
 
 REAL_TIME_MODULES = {"test_link.py"}  # real clocks and a real Link peer, like the JACK tests
 

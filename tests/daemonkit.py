@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import mido
-
 from jackkit import Event, JackServer, die_with_parent
 
 OUT, IN = "LiveGAN:LiveGAN Out", "LiveGAN-in:LiveGAN In"
@@ -105,4 +104,3 @@ def note_streams(events: list[Event]) -> dict[int, list[tuple[str, int]]]:
             kind = "on" if msg.type == "note_on" and msg.velocity else "off"
             streams.setdefault(msg.channel, []).append((kind, msg.note))
     return streams
-

@@ -36,10 +36,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterable, Iterator, Mapping
 
 import mido
@@ -106,7 +106,6 @@ def die_with_parent() -> None:
     PR_SET_PDEATHSIG = 1
     if _libc is not None:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
 
 
 def _spawn(args: list[str], env: dict[str, str], stdout: IO[bytes] | int, text: bool = False) -> subprocess.Popen:

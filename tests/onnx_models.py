@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from livegan.contract import METADATA_KEY, ModelInfo, Track
+from livegan.model.contract import METADATA_KEY, ModelInfo, Track
 
 TEST_TRACKS = (Track("Drums", 0, True), Track("Piano", 0, False), Track("Bass", 33, False))
 

@@ -30,10 +30,10 @@ BARS = 4
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> dict[str, Path]:
     """arch -> an ONNX model exported from a short run on tiny data."""
+    from livegan.export.onnx import export_onnx
     from test_training_helpers import tiny_config, tiny_dataset
 
-    from livegan.training.export import export_onnx
-    from livegan.training.train import train
+    from livegan.training.loop.train import train
 
     folder = tmp_path_factory.mktemp("archs")
     data = tiny_dataset(folder / "data.npz")
@@ -49,10 +49,10 @@ def exported(tmp_path_factory) -> dict[str, Path]:
 
 def threshold_for_sparse_notes(path: Path) -> list[str]:
     """``--threshold`` at the 99th percentile of a phrase model's probabilities; none for a step model."""
-    from livegan.engine import load_model
+    from livegan.model.engine import load_model
 
     generator = load_model(path)
-    if generator.stateful:
+    if generator.info.runtime == "step":
         return []
     rng = np.random.default_rng(0)
     latents = {s.name: rng.standard_normal((8, *s.shape), dtype=np.float32) for s in generator.latents}

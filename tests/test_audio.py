@@ -13,7 +13,8 @@ import pytest
 from livegan.errors import UserError
 
 fluidsynth = pytest.importorskip("fluidsynth", reason="pyfluidsynth and libfluidsynth are needed for audio tests")
-from livegan.audio import INSTALL_HINT, LiveSynth, find_soundfont, render_wav
+from livegan.offline.wav import render_wav
+from livegan.ports.synth import INSTALL_HINT, LiveSynth, find_soundfont
 
 SMALL_FONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # Debian's timgm6mb-soundfont: 6 MB, loads in ms
 RATE = 22050

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fluidsynth", reason="pyfluidsynth and libfluidsynth are needed for the synth")
-from livegan.audio import LiveSynth, find_soundfont
 from livegan.errors import UserError
-from livegan.midifile import TapOutput
-from livegan.ports import MemoryOutput
+from livegan.ports.memory import MemoryOutput
+from livegan.ports.synth import LiveSynth, find_soundfont
+from livegan.ports.taps import TapOutput
 
 SMALL_FONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 

@@ -13,10 +13,10 @@ import time
 
 import mido
 import numpy as np
-
-from livegan.clock import MonotonicClock
-from onnx_models import build_model
 from daemonkit import IN, OUT, note_pairs
+from onnx_models import build_model
+
+from livegan.timing.clock import MonotonicClock
 
 
 def play_clock(port, start: float, bpm: float, ticks: int, first: mido.Message | None = None) -> float:

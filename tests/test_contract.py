@@ -3,9 +3,9 @@
 import json
 
 import pytest
-
-from livegan.contract import DRUM_CHANNEL, ContractError, ModelInfo, Track
 from onnx_models import tiny_info
+
+from livegan.model.contract import DRUM_CHANNEL, ContractError, ModelInfo, Track
 
 
 def test_metadata_round_trips_through_json():

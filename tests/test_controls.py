@@ -3,9 +3,15 @@
 import mido
 import pytest
 
-from livegan.controls import ControlMap, ControlState, cc_to_unit, load_control_map, resolve_mood
 from livegan.errors import UserError
-from livegan.mood import Mood, find_mood, load_moods
+from livegan.mood.controls import (
+    ControlMap,
+    ControlState,
+    cc_to_unit,
+    load_control_map,
+    resolve_mood,
+)
+from livegan.mood.presets import Mood, find_mood, load_moods
 
 PRESETS = [Mood("a", 0.5, 0.5), Mood("b", -0.5, -0.5, velocity=60), Mood("c", 0.0, 0.9)]
 

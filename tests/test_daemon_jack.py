@@ -18,7 +18,6 @@ import time
 import mido
 import numpy as np
 import pytest
-
 from daemonkit import IN, OUT, note_pairs
 from onnx_models import build_model
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from livegan.errors import UserError
-from livegan.training import labels
+from livegan.training.data import labels
 
 C_MAJOR = [60, 64, 67, 72, 62, 65, 69, 71]  # C E G C' and the rest of the scale
 A_MINOR = [57, 60, 64, 69, 59, 62, 65, 68]  # A C E A' and the harmonic-minor scale

@@ -5,13 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livegan.contract import Track
 from livegan.errors import UserError
-from livegan.roll import Note
-from livegan.training.config import DataConfig
-from livegan.training.dataset import PhraseSet, load_phrases
-from livegan.training.phrases import allowed_shifts, cut_phrases, pitch_extent, transpose
-from livegan.training.song import separate_repeats, song_from_notes
+from livegan.model.contract import Track
+from livegan.music.dataset import DataConfig, PhraseSet, load_phrases
+from livegan.music.roll import Note
+from livegan.training.data.phrases import (
+    allowed_shifts,
+    cut_phrases,
+    pitch_extent,
+    transpose,
+)
+from livegan.training.data.song import separate_repeats, song_from_notes
 
 GRID = DataConfig(bars=2, steps_per_beat=4, lowest_pitch=24, n_pitches=72, hop_bars=1, min_notes=2)
 

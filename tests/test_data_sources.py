@@ -8,11 +8,10 @@ import pytest
 
 from livegan.cli import main
 from livegan.errors import UserError
-from livegan.training.build import build_dataset, source_kind
-from livegan.training.config import DataConfig
-from livegan.training.dataset import load_phrases
-from livegan.training.lpd import read_lpd_file, write_lpd_file
-from livegan.training.song import LPD5_TRACKS, SATB_TRACKS
+from livegan.music.dataset import DataConfig, load_phrases
+from livegan.training.data.build import build_dataset, source_kind
+from livegan.training.data.lpd import read_lpd_file, write_lpd_file
+from livegan.training.data.song import LPD5_TRACKS, SATB_TRACKS
 
 GRID = DataConfig(bars=2, min_notes=4)
 RES = 24  # LPD's steps a beat

@@ -3,14 +3,14 @@
 import mido
 import numpy as np
 import pytest
-
-from livegan.clock import FakeClock
-from livegan.controls import ControlMap
-from livegan.engine import OnnxGenerator
-from livegan.live import LiveSession, SessionOptions
-from livegan.mood import Mood
-from livegan.ports import MemoryOutput
 from onnx_models import build_model
+
+from livegan.live.session import LiveSession, SessionOptions
+from livegan.model.engine import OnnxGenerator
+from livegan.mood.controls import ControlMap
+from livegan.mood.presets import Mood
+from livegan.ports.memory import MemoryOutput
+from livegan.timing.clock import FakeClock
 
 MOODS = [Mood("bright", 0.8, 0.6, velocity=100, dynamics=4), Mood("dark", -0.6, -0.6, velocity=40, dynamics=4)]
 
@@ -37,7 +37,6 @@ def session(generator, at=None, bars=6, **options):
     box.append(live)
     live.run(bars)
     return live, port.sent, moods_seen
-
 
 
 def test_send_clock_emits_start_ticks_and_stop(generator):

@@ -4,10 +4,10 @@ import logging
 
 import numpy as np
 import pytest
-
-from livegan.engine import OnnxGenerator
-from livegan.errors import UserError
 from onnx_models import build_model, tiny_info
+
+from livegan.errors import UserError
+from livegan.model.engine import OnnxGenerator
 
 
 def test_a_valid_model_generates_probabilities_of_the_declared_shape(tmp_path):

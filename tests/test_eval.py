@@ -20,9 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from onnx_models import build_model, tiny_info
 
-from livegan.contract import ModelInfo, Track
-from livegan.engine import OnnxGenerator
-from livegan.evaluation import (
+from livegan.evaluation.evaluate import (
     EvalOptions,
     PhraseIndex,
     Reference,
@@ -30,12 +28,12 @@ from livegan.evaluation import (
     mode_agreement,
     mood_control,
     originality,
-    phrase_modes,
-    spearman,
 )
-from livegan.mood import Mood
-from livegan.training.config import DataConfig
-from livegan.training.dataset import PhraseSet
+from livegan.model.contract import ModelInfo, Track
+from livegan.model.engine import OnnxGenerator
+from livegan.mood.presets import Mood
+from livegan.music.analysis import phrase_modes, spearman
+from livegan.music.dataset import DataConfig, PhraseSet
 
 NO_TORCH = Path(__file__).parent / "no_torch"
 PRESETS = [Mood("bright", 0.8, 0.6), Mood("dark", -0.6, -0.5)]

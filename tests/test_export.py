@@ -7,14 +7,14 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from livegan.export.onnx import export_onnx, rebuild
+from test_training_helpers import tiny_config, tiny_dataset
 
 from livegan.cli import main
-from livegan.contract import METADATA_KEY, ModelInfo
-from livegan.engine import OnnxGenerator
 from livegan.errors import UserError
-from livegan.training.export import export_onnx, rebuild
-from livegan.training.train import train
-from test_training_helpers import tiny_config, tiny_dataset
+from livegan.model.contract import METADATA_KEY, ModelInfo
+from livegan.model.engine import OnnxGenerator
+from livegan.training.loop.train import train
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_the_exported_model_loads_in_the_daemon_engine(checkpoint, tmp_path):
 
 
 def test_a_parity_failure_stops_the_export(checkpoint, tmp_path, monkeypatch):
-    from livegan.training import export
+    from livegan.export import onnx as export
 
     monkeypatch.setattr(export, "TOLERANCE", -1.0)
     with pytest.raises(UserError, match="differs from torch"):

@@ -15,7 +15,6 @@ from collections import Counter
 import mido
 import numpy as np
 import pytest
-
 from daemonkit import IN, OUT, note_pairs, note_streams, sent_events
 from onnx_models import build_model
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from livegan.commands.run import default_model_path
-from livegan.engine import OnnxGenerator
-from livegan.evaluation import phrase_modes
-from livegan.guide import MoodGuide
-from livegan.latent import LatentWalk
+from livegan.generation.guide import MoodGuide
+from livegan.generation.latent import LatentWalk
+from livegan.model.engine import OnnxGenerator
+from livegan.model.locate import default_model_path
+from livegan.music.analysis import phrase_modes
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,11 @@ from onnx_models import build_model
 
 STUCK_DAEMON = textwrap.dedent("""
     import sys, mido
-    from livegan.clock import MonotonicClock
-    from livegan.controls import ControlMap
-    from livegan.engine import OnnxGenerator
-    from livegan.live import LiveSession, SessionOptions
-    from livegan.mood import load_moods
+    from livegan.timing.clock import MonotonicClock
+    from livegan.mood.controls import ControlMap
+    from livegan.model.engine import OnnxGenerator
+    from livegan.live.session import LiveSession, SessionOptions
+    from livegan.mood.presets import load_moods
 
     class StuckPort(mido.ports.BaseOutput):
         sent = 0

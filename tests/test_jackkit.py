@@ -9,11 +9,17 @@ import glob
 import os
 import time
 
+import jackkit
 import mido
 import pytest
-
-import jackkit
-from jackkit import Event, JackServer, MidiDump, parse_event_line, pid_alive, to_messages
+from jackkit import (
+    Event,
+    JackServer,
+    MidiDump,
+    parse_event_line,
+    pid_alive,
+    to_messages,
+)
 
 PORT = "LiveGAN Out"
 CLIENT = "livegan"

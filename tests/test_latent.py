@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from livegan.engine import LatentSpec
-from livegan.latent import LatentWalk
+from livegan.generation.latent import LatentWalk
+from livegan.model.engine import LatentSpec
 
 SPECS = (LatentSpec("z", (64,)), LatentSpec("z_t", (2, 8)))
 

@@ -5,10 +5,10 @@ import sys
 import time
 
 import mido
-
-from livegan.controls import ControlMap, load_control_map, save_control_map
-from livegan.learn import Learner
 from onnx_models import build_model
+
+from livegan.mood.controls import ControlMap, load_control_map, save_control_map
+from livegan.mood.learn import Learner
 
 
 def cc(control, value):

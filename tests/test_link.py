@@ -9,15 +9,15 @@ import time
 import link
 import numpy as np
 import pytest
-
-from livegan.clock import MonotonicClock
-from livegan.controls import ControlMap
-from livegan.engine import OnnxGenerator
-from livegan.link import LinkTransport
-from livegan.live import LiveSession, SessionOptions
-from livegan.mood import Mood
-from livegan.ports import MemoryOutput
 from onnx_models import build_model
+
+from livegan.live.session import LiveSession, SessionOptions
+from livegan.model.engine import OnnxGenerator
+from livegan.mood.controls import ControlMap
+from livegan.mood.presets import Mood
+from livegan.ports.memory import MemoryOutput
+from livegan.timing.clock import MonotonicClock
+from livegan.timing.link import LinkTransport
 
 
 @pytest.fixture

@@ -11,15 +11,15 @@ import threading
 import mido
 import numpy as np
 import pytest
-
-from livegan.clock import FakeClock
-from livegan.controls import ControlMap
-from livegan.engine import OnnxGenerator
-from livegan.live import LiveSession, SessionOptions
-from livegan.mood import Mood
-from livegan.ports import MemoryOutput
-from livegan.tracker import NoteTracker
 from onnx_models import build_model
+
+from livegan.live.session import LiveSession, SessionOptions
+from livegan.model.engine import OnnxGenerator
+from livegan.mood.controls import ControlMap
+from livegan.mood.presets import Mood
+from livegan.ports.memory import MemoryOutput
+from livegan.ports.tracker import NoteTracker
+from livegan.timing.clock import FakeClock
 
 MOODS = [Mood("bright", 0.8, 0.6, velocity=100, dynamics=10), Mood("dark", -0.6, -0.5, velocity=50, dynamics=10,
                                                                       programs={"Piano": 48})]
@@ -115,7 +115,7 @@ def test_a_generator_that_never_delivers_does_not_stop_the_clock(generator, capl
     clock = FakeClock()
     session = LiveSession(Stuck(), MOODS, ControlMap(), MemoryOutput(clock.now), clock, SessionOptions())
     session.composer.start()  # the worker blocks inside generate() for the whole run
-    session.transport.t0 = 0.0
+    session.transport.arm(preroll=0.0)
     with caplog.at_level(logging.WARNING):
         session.sequencer.play(bars=5)
     Stuck.release.set()

@@ -10,9 +10,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from livegan import metrics as m
-from livegan.contract import ModelInfo, Track
-from livegan.roll import roll_to_notes
+from livegan.evaluation import metrics as m
+from livegan.model.contract import ModelInfo, Track
+from livegan.music import analysis
+from livegan.music.roll import roll_to_notes
 
 LOW = 24  # MIDI note of pitch index 0 (C1), LiveGAN's default
 C_MAJOR, F_SHARP_MAJOR, A_MINOR = (60, 64, 67), (66, 70, 73), (57, 60, 64)
@@ -57,8 +58,8 @@ def test_pitch_classes_fold_by_midi_note_whatever_the_lowest_pitch():
     at_21 = hold(phrase(pitches=72), (60, 64, 67, 72), 0, 8, low=21)  # index 0 = A0, not a C
     for roll, low in ((at_0, 0), (at_21, 21)):
         assert m.used_pitch_classes(roll, low) == pytest.approx(m.used_pitch_classes(at_24, 24))
-        assert m.analyse_mode(roll, low) == pytest.approx(m.analyse_mode(at_24, 24))
-        np.testing.assert_allclose(m.beat_chroma(roll[0, 0], low, 4), m.beat_chroma(at_24[0, 0], 24, 4))
+        assert analysis.analyse_mode(roll, low) == pytest.approx(analysis.analyse_mode(at_24, 24))
+        np.testing.assert_allclose(analysis.beat_chroma(roll[0, 0], low, 4), analysis.beat_chroma(at_24[0, 0], 24, 4))
 
 
 def test_upc_averages_over_non_empty_bars_only():
@@ -76,7 +77,7 @@ def test_a_note_of_two_steps_is_not_qualified_at_three_and_one_of_three_is():
 def test_a_note_held_across_the_bar_line_is_one_note():
     roll = hold(phrase(bars=2), (60,), 14, 18)  # 2 steps in bar 0, 2 in bar 1
     assert m.qualified_note_rate(roll, min_steps=3) == pytest.approx([1.0])
-    assert m.note_density(roll) == pytest.approx([0.5])
+    assert analysis.note_density(roll) == pytest.approx([0.5])
 
 
 def test_the_papers_32nd_note_threshold_scales_with_the_grid():
@@ -105,8 +106,8 @@ def test_note_density_counts_onsets_per_bar_and_every_drum_cell_as_a_hit():
     for beat in range(8):
         hold(roll, (60,), 4 * beat, 4 * beat + 3)  # detached quarter notes: 4 onsets a bar
     hold(roll, (42,), 0, 4, track=1)  # on a drum track: 4 hits
-    np.testing.assert_allclose(m.note_density(roll, drums=[False, True]), [4.0, 2.0])
-    np.testing.assert_allclose(m.note_density(roll), [4.0, 0.5])
+    np.testing.assert_allclose(analysis.note_density(roll, drums=[False, True]), [4.0, 2.0])
+    np.testing.assert_allclose(analysis.note_density(roll), [4.0, 0.5])
 
 
 def test_rolls_must_be_binarized():
@@ -155,7 +156,7 @@ def test_drum_pattern_rate_averages_over_bars_with_hits():
 
 
 def test_the_tonal_centroid_of_a_c_major_triad_is_the_hand_computed_one():
-    chroma = m.beat_chroma(hold(phrase(), C_MAJOR, 0, 16)[0, 0], LOW, steps_per_beat=4)
+    chroma = analysis.beat_chroma(hold(phrase(), C_MAJOR, 0, 16)[0, 0], LOW, steps_per_beat=4)
     np.testing.assert_allclose(chroma, [[4, 0, 0, 0, 4, 0, 0, 4, 0, 0, 0, 0]] * 4)
     # pitch classes 0, 4, 7, each 1/3: fifths at 0, 14pi/3, 49pi/6; minor thirds at 0, 6pi, 21pi/2; ...
     a, s3 = (1 + math.sqrt(3)) / 6, math.sqrt(3)
@@ -217,20 +218,20 @@ A_MINOR_SONG = [(57,), (59,), (60,), (62,), (64,), (65,), (68,), (69,),  # harmo
 
 
 def test_a_c_major_scale_and_cadence_analyse_as_c_major():
-    estimate = m.analyse_mode(progression(C_MAJOR_SONG), LOW)
+    estimate = analysis.analyse_mode(progression(C_MAJOR_SONG), LOW)
     assert (estimate.mode, estimate.tonic) == ("major", 0)
     assert estimate.score > 0 and estimate.correlation > 0.7
 
 
 def test_an_a_minor_scale_and_cadence_with_g_sharp_analyse_as_a_minor():
-    estimate = m.analyse_mode(progression(A_MINOR_SONG), LOW)
+    estimate = analysis.analyse_mode(progression(A_MINOR_SONG), LOW)
     assert (estimate.mode, estimate.tonic) == ("minor", 9)
     assert estimate.score < 0
 
 
 def test_the_mode_of_silence_is_an_error():
     with pytest.raises(ValueError, match="flat"):
-        m.analyse_mode(phrase(), LOW)
+        analysis.analyse_mode(phrase(), LOW)
 
 
 def test_analyse_mode_agrees_with_music21s_krumhansl_kessler():
@@ -238,7 +239,7 @@ def test_analyse_mode_agrees_with_music21s_krumhansl_kessler():
     for song in (C_MAJOR_SONG, A_MINOR_SONG, [F_SHARP_MAJOR, (61, 65, 68), (59, 63, 66)] * 4):
         stream = music21.stream.Stream([music21.chord.Chord(list(c), quarterLength=2) for c in song])
         key = stream.analyze("key.krumhansl")
-        ours = m.analyse_mode(progression(song), LOW)
+        ours = analysis.analyse_mode(progression(song), LOW)
         assert (ours.mode, ours.tonic) == (key.mode, key.tonic.pitchClass)
 
 
@@ -277,7 +278,7 @@ SMALL = (2, 3, 2, 8, 24)  # phrases, tracks, bars, steps, pitches: room for an o
 def test_metrics_do_not_change_when_everything_moves_up_an_octave(content):
     low, high = np.zeros(SMALL[:-1] + (36,), bool), np.zeros(SMALL[:-1] + (36,), bool)
     low[..., :24], high[..., 12:] = content, content
-    for metric in (m.empty_bar_rate, m.polyphony, m.polyphonic_rate, m.note_density):
+    for metric in (m.empty_bar_rate, m.polyphony, m.polyphonic_rate, analysis.note_density):
         np.testing.assert_array_equal(metric(low), metric(high))
     np.testing.assert_array_equal(m.used_pitch_classes(low, LOW), m.used_pitch_classes(high, LOW))
     np.testing.assert_array_equal(m.qualified_note_rate(low, 2), m.qualified_note_rate(high, 2))
@@ -303,7 +304,7 @@ def test_qualified_notes_are_the_notes_livegan_roll_plays(roll, k):
 
 def kk_correlations(durations: np.ndarray) -> np.ndarray:
     """Pearson correlation with the 24 Krumhansl-Kessler keys (C..B major, then C..B minor), by np.corrcoef."""
-    keys = [np.roll(profile, tonic) for profile in (m.KK_MAJOR, m.KK_MINOR) for tonic in range(12)]
+    keys = [np.roll(profile, tonic) for profile in (analysis.KK_MAJOR, analysis.KK_MINOR) for tonic in range(12)]
     return np.array([np.corrcoef(durations, key)[0, 1] for key in keys])
 
 
@@ -316,7 +317,7 @@ def test_transposing_by_k_semitones_moves_the_tonic_by_k(roll, k):
     assume(r[-1] - r[-2] > 1e-9)  # no tie for the best key
     moved = np.zeros(SMALL[1:-1] + (36,), bool)
     moved[..., k:k + 24] = roll
-    before, after = m.analyse_mode(roll, LOW), m.analyse_mode(moved, LOW)
+    before, after = analysis.analyse_mode(roll, LOW), analysis.analyse_mode(moved, LOW)
     assert before.correlation == pytest.approx(r[-1])
     assert after.mode == before.mode and after.tonic == (before.tonic + k) % 12
     assert after.score == pytest.approx(before.score)

@@ -8,10 +8,18 @@ import mido
 import pytest
 from onnx_models import tiny_info
 
-from livegan.contract import Track
 from livegan.errors import UserError
-from livegan.midifile import Layout, PlayedNote, Recorder, SmfBuilder, TapOutput, _vlq, played_notes, smf_bytes, tap_output
-from livegan.ports import MemoryOutput
+from livegan.model.contract import Track
+from livegan.music.smf import (
+    Layout,
+    PlayedNote,
+    SmfBuilder,
+    _vlq,
+    played_notes,
+    smf_bytes,
+)
+from livegan.ports.memory import MemoryOutput
+from livegan.ports.taps import Recorder, TapOutput, tap_output
 
 LAYOUT = Layout((("Drums", 9), ("Piano", 0), ("Bass", 1)), bpm=120.0)
 
@@ -124,8 +132,7 @@ def test_a_recording_is_a_complete_file_after_every_flush_even_if_never_closed(t
 @pytest.mark.parametrize("due, origin", [(100.0, 100.0), (None, 100.013), (98.5, 100.013), (100.5, 100.013)])
 def test_a_late_first_note_does_not_shift_the_take_when_the_transport_says_when_bar_1_was_due(tmp_path, due, origin):
     clock = Clock()
-    rec = Recorder(tmp_path / "take.mid", LAYOUT, clock=clock, background=False)
-    rec.origin_from = lambda: due
+    rec = Recorder(tmp_path / "take.mid", LAYOUT, clock=clock, background=False, origin_from=lambda: due)
     clock.now = 100.013  # bar 1 was due at 100.0; its first note went out 13 ms late
     rec(on(0, 60))
     clock.now = 100.5  # on time

@@ -1,11 +1,17 @@
 """Performance: generated phrases become bar-relative note events played in a mood."""
 
 import numpy as np
-
-from livegan.mood import Mood
-from livegan.perform import NOTE_OFF, NOTE_ON, perform_bar, phrase_notes, split_bars
-from livegan.roll import Note
 from onnx_models import tiny_info
+
+from livegan.mood.presets import Mood
+from livegan.music.perform import (
+    NOTE_OFF,
+    NOTE_ON,
+    perform_bar,
+    phrase_notes,
+    split_bars,
+)
+from livegan.music.roll import Note
 
 INFO = tiny_info()  # tracks Drums (ch 9), Piano (ch 0), Bass (ch 1); 2 bars of 16 steps
 PLAIN = Mood("plain", 0, 0, velocity=80, dynamics=0)

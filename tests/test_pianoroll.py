@@ -12,13 +12,13 @@ pytest.importorskip("matplotlib")
 
 from onnx_models import build_model
 
-from livegan import pianoroll
-from livegan.engine import OnnxGenerator
-from livegan.latent import LatentWalk
-from livegan.mood import Mood
-from livegan.perform import threshold_for
-from livegan.render import render_piece
-from livegan.roll import binarize, flatten_bars, roll_to_notes
+from livegan.generation.latent import LatentWalk
+from livegan.model.engine import OnnxGenerator
+from livegan.mood.presets import Mood
+from livegan.music.perform import threshold_for
+from livegan.music.roll import binarize, flatten_bars, roll_to_notes
+from livegan.offline import pianoroll
+from livegan.offline.render import Segment, render_piece
 
 STRAIGHT = Mood("straight", 0.5, 0.2, swing=0.0, legato=1.0)  # notes sound exactly as long as the roll says
 SWUNG = Mood("swung", -0.5, -0.3, swing=0.3, legato=0.6)
@@ -64,32 +64,32 @@ def plotted_notes(fig, piece) -> set[tuple[int, int, int, float]]:
 
 
 def test_the_notes_drawn_are_the_notes_of_the_generated_roll(generator):
-    piece = render_piece(generator, [STRAIGHT] * 5, seed=11)  # 5 bars: two and a half 2-bar phrases
+    piece = render_piece(generator, [Segment(STRAIGHT)], 5, seed=11)  # 5 bars: two and a half 2-bar phrases
     drawn = plotted_notes(pianoroll.figure(piece), piece)
     assert drawn == roll_notes(generator, STRAIGHT, seed=11, bars=5)
     assert len(drawn) > 100
 
 
 def test_lanes_show_what_was_played_with_swing_and_legato(generator):
-    (_, piano, _) = pianoroll.lanes(render_piece(generator, [SWUNG] * 2, seed=4))
+    (_, piano, _) = pianoroll.lanes(render_piece(generator, [Segment(SWUNG)], 2, seed=4))
     steps = piano.start * 4  # 4 steps per beat
     offbeat = steps % 2 >= 1  # the second 16th of each 8th: swung late by 0.3 step
     assert offbeat.any() and np.allclose(steps[offbeat] % 1, 0.3) and np.allclose(steps[~offbeat] % 1, 0.0)
     assert piano.length.min() * 4 >= 0.25 - 1e-9  # perform's shortest note
-    straight = render_piece(generator, [STRAIGHT] * 2, seed=4)
+    straight = render_piece(generator, [Segment(STRAIGHT)], 2, seed=4)
     assert piano.length.mean() < pianoroll.lanes(straight)[1].length.mean()  # legato 0.6 is shorter
 
 
 def test_the_png_has_sane_dimensions_and_grows_with_the_piece(generator, tmp_path):
-    short = pianoroll.save(render_piece(generator, [STRAIGHT] * 4 + [SWUNG] * 4, seed=1), tmp_path / "short.png")
-    long = pianoroll.save(render_piece(generator, [STRAIGHT] * 32, seed=1), tmp_path / "long.png")
+    short = pianoroll.save(render_piece(generator, [Segment(STRAIGHT, 4), Segment(SWUNG)], 8, seed=1), tmp_path / "short.png")
+    long = pianoroll.save(render_piece(generator, [Segment(STRAIGHT)], 32, seed=1), tmp_path / "long.png")
     (w1, h1), (w2, h2) = png_size(short), png_size(long)
     assert 700 <= w1 <= 1200 and 400 <= h1 <= 1000  # a screen's worth for 8 bars
     assert w2 > 1.8 * w1 and h2 == h1  # longer pieces get wider, not taller
 
 
 def test_each_bar_carries_its_mood_in_the_strip(generator):
-    piece = render_piece(generator, [STRAIGHT] * 2 + [SWUNG] * 2, seed=1)
+    piece = render_piece(generator, [Segment(STRAIGHT, 2), Segment(SWUNG)], 4, seed=1)
     fig = pianoroll.figure(piece)
     strip = fig.axes[0]
     assert len(strip.patches) == 4  # one cell per bar

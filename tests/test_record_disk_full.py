@@ -14,7 +14,6 @@ from pathlib import Path
 
 import mido
 import pytest
-
 from daemonkit import OUT
 from onnx_models import build_model
 

@@ -24,7 +24,7 @@ import pytest
 from jackkit import Event
 from onnx_models import build_model
 
-from livegan.midifile import played_notes
+from livegan.music.smf import played_notes
 
 BPM = 150
 BAR_S = 4 * 60 / BPM

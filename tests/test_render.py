@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import mido
 import pytest
 
 from livegan.cli import main
-from livegan.clock import FakeClock
-from livegan.composer import Composer
-from livegan.controls import ControlMap
-from livegan.engine import OnnxGenerator
 from livegan.errors import UserError
-from livegan.latent import LatentWalk
-from livegan.live import LiveSession, SessionOptions
-from livegan.mood import Mood, load_moods
-from livegan.ports import MemoryOutput
-from livegan.render import Segment, bar_moods, compose_bars, custom_mood, parse_schedule, render_piece, schedule_length
+from livegan.generation.composer import make_composer
+from livegan.live.session import LiveSession, SessionOptions
+from livegan.model.engine import OnnxGenerator
+from livegan.mood.controls import ControlMap
+from livegan.mood.presets import Mood, load_moods
+from livegan.offline.render import (
+    MoodSchedule,
+    Segment,
+    custom_mood,
+    parse_schedule,
+    render_piece,
+    schedule_length,
+)
+from livegan.ports.memory import MemoryOutput
+from livegan.timing.clock import FakeClock
 
 PRESETS = load_moods()
 BRIGHT = Mood("bright", 0.8, 0.6, velocity=100, dynamics=10)
@@ -60,7 +65,12 @@ def test_a_schedule_names_presets_and_their_bars():
     assert [(s.mood.name, s.bars) for s in segments] == [("uplifting", 8), ("bittersweet", 8)]
     assert schedule_length(segments, None) == 16
     assert schedule_length(parse_schedule("meditation", PRESETS), None) == 16  # the default length
-    assert names(bar_moods(segments, 20)) == ["uplifting"] * 8 + ["bittersweet"] * 12  # the last mood holds
+    schedule = MoodSchedule(segments)
+    asked = []
+    for bar in range(20):
+        schedule.reach(bar)
+        asked.append(schedule.mood_now())
+    assert [(v, m.name) for v, m in asked] == [(0, "uplifting")] * 8 + [(1, "bittersweet")] * 12  # the last mood holds
 
 
 @pytest.mark.parametrize("text, message", [
@@ -80,8 +90,8 @@ def test_a_schedule_longer_than_the_piece_is_refused():
         schedule_length(parse_schedule("uplifting:8,bittersweet:8", PRESETS), 8)
 
 
-def test_a_mood_change_glides_over_morph_bars_like_the_daemons():
-    moods = bar_moods([Segment(BRIGHT, 2), Segment(DARK, 4)], 6, morph_bars=3)
+def test_a_mood_change_glides_over_morph_bars_like_the_daemons(generator):
+    moods = render_piece(generator, [Segment(BRIGHT, 2), Segment(DARK, 4)], 6, seed=1, morph_bars=3).moods
     assert names(moods) == ["bright", "bright", "bright", "dark", "dark", "dark"]  # names switch half-way
     valence = [m.valence for m in moods]
     assert valence[:2] == [0.8, 0.8] and valence[-2:] == [-0.6, -0.6]
@@ -93,37 +103,44 @@ def test_a_custom_point_is_played_in_the_style_of_the_nearest_preset():
     assert (mood.name, mood.point, mood.velocity) == ("bittersweet", (-0.4, -0.2), 68)
 
 
-def test_rendered_bars_are_the_bars_the_daemon_composes(generator):
-    composer = Composer(generator, LatentWalk(generator.latents, seed=5, step=0.35), lambda: (0, BRIGHT),
-                        lookahead=1, background=False)
+def test_rendered_bars_are_the_bars_a_composer_takes_whatever_its_lookahead(generator):
+    composer = make_composer(generator, mood_now=lambda: (0, BRIGHT), seed=5, guide=8, lookahead=1, background=False)
     live = [composer.take(i) for i in range(6)]
-    rendered = compose_bars(generator, [BRIGHT] * 6, seed=5, batch=4)
+    rendered = render_piece(generator, [Segment(BRIGHT)], 6, seed=5, guide=8, lookahead=3).bars
     assert [b.notes for b in rendered] == [b.notes for b in live]
     assert sum(len(b.notes) for b in rendered) > 50
 
 
-def test_a_render_sends_exactly_what_the_daemon_sends(generator):
+@pytest.mark.parametrize("guide, morph", [(1, 0), (8, 0), (8, 2)])
+def test_a_render_sends_exactly_what_the_daemon_sends(generator, guide, morph):
+    """Message for message, with guidance and a morph, as the session plays on a fake clock."""
     clock = FakeClock()
     port = MemoryOutput(clock.now)
     session = LiveSession(generator, [BRIGHT], ControlMap(), port, clock,
-                          SessionOptions(bpm=150, seed=9, background=False, preroll=0.5))
+                          SessionOptions(bpm=150, seed=9, background=False, preroll=0.5, guide=guide, morph_bars=morph))
     session.run(bars=5)
-    t0 = session.transport.t0
+    t0 = session.transport.time_of(0.0)
     live = [(round(t - t0, 9), m) for t, m in port.sent if t >= t0]
-    piece = render_piece(generator, [BRIGHT] * 5, seed=9, bpm=150)
+    piece = render_piece(generator, [Segment(BRIGHT)], 5, seed=9, bpm=150, guide=guide, morph_bars=morph)
     assert [(round(t, 9), m) for t, m in piece.messages] == live
     assert piece.seconds == pytest.approx(5 * 4 * 60 / 150)
 
 
+def test_guidance_changes_what_a_render_plays(generator):
+    plain = render_piece(generator, [Segment(BRIGHT)], 4, seed=9, guide=1)
+    guided = render_piece(generator, [Segment(BRIGHT)], 4, seed=9, guide=8)
+    assert [b.notes for b in plain.bars] != [b.notes for b in guided.bars]
+
+
 def test_the_same_seed_renders_the_same_file_and_another_seed_another(generator):
-    moods = bar_moods(parse_schedule("uplifting:2,bittersweet:2", PRESETS), 4, 1)
-    first = render_piece(generator, moods, seed=3).to_smf()
-    assert render_piece(generator, moods, seed=3).to_smf() == first
-    assert render_piece(generator, moods, seed=4).to_smf() != first
+    segments = parse_schedule("uplifting:2,bittersweet:2", PRESETS)
+    first = render_piece(generator, segments, 4, seed=3, morph_bars=1).to_smf()
+    assert render_piece(generator, segments, 4, seed=3, morph_bars=1).to_smf() == first
+    assert render_piece(generator, segments, 4, seed=4, morph_bars=1).to_smf() != first
 
 
 def test_a_mood_that_changes_instrument_sends_the_program_change_at_its_first_bar(generator):
-    piece = render_piece(generator, [BRIGHT] * 2 + [DARK] * 2, seed=1, bpm=120)
+    piece = render_piece(generator, [Segment(BRIGHT, 2), Segment(DARK)], 4, seed=1, bpm=120)
     programs = [(t, m.channel, m.program) for t, m in piece.messages if m.type == "program_change"]
     assert programs == [(0.0, 0, 0), (0.0, 1, 33), (4.0, 0, 48)]  # Piano -> 48 at bar 3 (2 s per bar)
 
@@ -174,10 +191,3 @@ def test_a_plain_render_imports_neither_fluidsynth_nor_matplotlib_nor_torch(tmp_
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
     assert "rendered 2 bars" in result.stderr
-
-
-def test_batch_size_does_not_change_which_latent_a_phrase_gets(generator):
-    moods = [replace(BRIGHT)] * 6 + [DARK] * 6
-    one = compose_bars(generator, moods, seed=2, batch=1)
-    many = compose_bars(generator, moods, seed=2, batch=64)
-    assert [[(on.pitch, on.time) for on, _ in b.notes] for b in one] == [[(on.pitch, on.time) for on, _ in b.notes] for b in many]

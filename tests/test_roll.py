@@ -4,7 +4,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis.extra.numpy import arrays
 
-from livegan.roll import Note, binarize, flatten_bars, notes_to_roll, roll_to_notes
+from livegan.music.roll import (
+    Note,
+    binarize,
+    flatten_bars,
+    notes_to_roll,
+    roll_to_notes,
+)
 
 
 def test_consecutive_active_steps_merge_into_one_held_note():

@@ -6,13 +6,13 @@ import resource
 
 import mido
 import numpy as np
-
-from livegan.clock import FakeClock
-from livegan.controls import ControlMap
-from livegan.engine import OnnxGenerator
-from livegan.live import LiveSession, SessionOptions
-from livegan.mood import Mood
 from onnx_models import build_model
+
+from livegan.live.session import LiveSession, SessionOptions
+from livegan.model.engine import OnnxGenerator
+from livegan.mood.controls import ControlMap
+from livegan.mood.presets import Mood
+from livegan.timing.clock import FakeClock
 
 BPM, HOURS = 300, 10
 

@@ -16,16 +16,22 @@ import pytest
 from onnx_models import build_model, build_step_model, build_vae_pair, tiny_info
 
 from livegan.cli import main
-from livegan.clock import FakeClock
-from livegan.composer import Composer
-from livegan.controls import ControlMap
-from livegan.engine import OnnxEncoder, OnnxGenerator, OnnxStepGenerator, load_model, set_temperature
 from livegan.errors import UserError
-from livegan.latent import LatentWalk, VariationWalk
-from livegan.live import LiveSession, SessionOptions
-from livegan.mood import Mood
-from livegan.ports import MemoryOutput
-from livegan.render import compose_bars
+from livegan.generation.composer import make_composer
+from livegan.generation.latent import LatentWalk, VariationWalk
+from livegan.live.session import LiveSession, SessionOptions
+from livegan.model.engine import (
+    OnnxEncoder,
+    OnnxGenerator,
+    OnnxStepGenerator,
+    load_model,
+    set_temperature,
+)
+from livegan.mood.controls import ControlMap
+from livegan.mood.presets import Mood
+from livegan.offline.render import Segment, render_piece
+from livegan.ports.memory import MemoryOutput
+from livegan.timing.clock import FakeClock
 
 BRIGHT = Mood("bright", 0.8, 0.6)
 CALM = Mood("calm", 0.3, -0.8)
@@ -122,10 +128,9 @@ def test_a_step_model_missing_a_contract_input_is_refused_naming_it(tmp_path):
 
 def test_the_composer_carries_a_step_models_state_from_bar_to_bar(step):
     """Live bars equal one continuous sampling of the model: no bar starts from scratch."""
-    composer = Composer(step, LatentWalk(step.latents, seed=7, step=0.35), lambda: (0, BRIGHT),
-                        lookahead=1, background=False)
+    composer = make_composer(step, mood_now=lambda: (0, BRIGHT), seed=7, lookahead=1, background=False)
     live = [composer.take(i) for i in range(4)]
-    rendered = compose_bars(step, [BRIGHT] * 4, seed=7)
+    rendered = render_piece(step, [Segment(BRIGHT)], 4, seed=7).bars
     assert [b.notes for b in live] == [b.notes for b in rendered]
     walk, point = LatentWalk(step.latents, seed=7, step=0.35), np.array([BRIGHT.point], np.float32)
     context, continued, restarted = step.start(1), [], []
@@ -139,7 +144,7 @@ def test_the_composer_carries_a_step_models_state_from_bar_to_bar(step):
 
 def test_a_mood_switch_remakes_the_bars_ahead_from_the_bar_that_was_played(step):
     mood = {"now": (0, BRIGHT)}
-    composer = Composer(step, LatentWalk(step.latents, seed=8), lambda: mood["now"], lookahead=2, background=False)
+    composer = make_composer(step, mood_now=lambda: mood["now"], seed=8, latent_step=0.35, lookahead=2, background=False)
     first = composer.take(0)
     mood["now"] = (1, CALM)
     second = composer.take(1)
@@ -153,7 +158,7 @@ def test_a_mood_switch_remakes_the_bars_ahead_from_the_bar_that_was_played(step)
 
 
 def _notes_of(roll: np.ndarray, step) -> list:
-    from livegan.perform import phrase_notes
+    from livegan.music.perform import phrase_notes
 
     return phrase_notes(roll[0], replace(step.info, bars=1), step.info.threshold)
 
@@ -164,9 +169,17 @@ def test_a_step_model_streams_through_the_daemons_session_and_every_note_ends(st
     session = LiveSession(step, [BRIGHT, CALM], ControlMap(), port, clock,
                           SessionOptions(bpm=150, seed=9, background=False, guide=4))
     session.run(bars=6)
-    ons = [m for _, m in port.sent if m.type == "note_on" and m.velocity]
-    offs = [m for _, m in port.sent if m.type == "note_off" or (m.type == "note_on" and not m.velocity)]
-    assert len(ons) > 20 and len(offs) >= len(ons)
+    sounding, pairs = {}, []  # each note-on paired with the next note-off of its channel and pitch
+    for t, m in port.sent:
+        key = (getattr(m, "channel", None), getattr(m, "note", None))
+        if m.type == "note_on" and m.velocity:
+            assert key not in sounding, f"note-on {key} at {t} while it already sounds"
+            sounding[key] = t
+        elif m.type == "note_off" or (m.type == "note_on" and not m.velocity):
+            if key in sounding:
+                pairs.append((sounding.pop(key), t))
+    assert len(pairs) > 20 and not sounding  # every note-on got its own note-off
+    assert all(off > on for on, off in pairs)
 
 
 # -- encoders and clips ---------------------------------------------------------------------
@@ -212,7 +225,7 @@ def test_an_encoder_missing_beside_its_model_is_named(tmp_path):
 
 
 def test_a_clip_with_as_many_parts_as_the_model_has_voices_maps_them_in_file_order(tmp_path):
-    from livegan.clip import read_clip
+    from livegan.music.clip import read_clip
 
     info = tiny_info()  # Drums, Piano, Bass: two melodic tracks
     clip = read_clip(write_clip(tmp_path / "two.mid", [[(60, 4), (62, 4)], [(48, 8)]]), info)
@@ -223,7 +236,7 @@ def test_a_clip_with_as_many_parts_as_the_model_has_voices_maps_them_in_file_ord
 
 
 def test_a_chordal_clip_is_dealt_out_by_pitch_and_pitches_fold_into_the_window(tmp_path):
-    from livegan.clip import read_clip
+    from livegan.music.clip import read_clip
 
     info = tiny_info()
     midi = mido.MidiFile(ticks_per_beat=4)
@@ -248,7 +261,7 @@ def test_a_chordal_clip_is_dealt_out_by_pitch_and_pitches_fold_into_the_window(t
     (b"", r"clip '.*nope.mid' is not a readable MIDI file"),
 ])
 def test_a_bad_clip_is_one_line_naming_the_file(tmp_path, content, message):
-    from livegan.clip import read_clip
+    from livegan.music.clip import read_clip
 
     path = tmp_path / "nope.mid"
     if content is not None:
@@ -258,7 +271,7 @@ def test_a_bad_clip_is_one_line_naming_the_file(tmp_path, content, message):
 
 
 def test_an_empty_clip_says_what_to_do(tmp_path):
-    from livegan.clip import read_clip
+    from livegan.music.clip import read_clip
 
     with pytest.raises(UserError, match=r"holds no notes: record or draw a few bars"):
         read_clip(write_clip(tmp_path / "empty.mid", []), tiny_info())

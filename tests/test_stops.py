@@ -13,15 +13,15 @@ import threading
 import mido
 import numpy as np
 import pytest
-
-from livegan.clock import MonotonicClock
-from livegan.commands.run import _stop_on_signals
-from livegan.controls import ControlMap
-from livegan.engine import OnnxGenerator
-from livegan.live import LiveSession, SessionOptions
-from livegan.mood import Mood
-from livegan.ports import MemoryOutput
 from onnx_models import build_model
+
+from livegan.commands.run import _stop_on_signals
+from livegan.live.session import LiveSession, SessionOptions
+from livegan.model.engine import OnnxGenerator
+from livegan.mood.controls import ControlMap
+from livegan.mood.presets import Mood
+from livegan.ports.memory import MemoryOutput
+from livegan.timing.clock import MonotonicClock
 
 TRIALS = 90
 MOODS = [Mood("a", 0.8, 0.6, velocity=100), Mood("b", -0.6, -0.5, velocity=50, legato=1.0)]

@@ -9,16 +9,23 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from livegan.export.onnx import export_onnx, rebuild, rebuild_parts
+from livegan.export.wrappers import ExportedStep
+from test_training_helpers import (
+    GRID,
+    TINY_LSTM,
+    chord_phrases,
+    tiny_config,
+    tiny_dataset,
+)
 
 from livegan.cli import main
-from livegan.contract import METADATA_KEY, ModelInfo
 from livegan.errors import UserError
-from livegan.training.checkpoint import load_checkpoint, save_checkpoint
+from livegan.model.contract import METADATA_KEY, ModelInfo
 from livegan.training.config import Config, LstmConfig, VaeConfig, load_config
-from livegan.training.export import export_onnx, rebuild, rebuild_parts
-from livegan.training.lstm import ExportedStep, MoodLstm, teacher_inputs, time_major
-from livegan.training.train import train
-from test_training_helpers import GRID, TINY_LSTM, chord_phrases, tiny_config, tiny_dataset
+from livegan.training.loop.checkpoint import load_checkpoint, save_checkpoint
+from livegan.training.loop.train import train
+from livegan.training.nets.lstm import MoodLstm, teacher_inputs, time_major
 
 ROLL = (4, 4, 16, 72)  # tracks, bars, steps per bar, pitches of the tiny dataset
 
@@ -192,8 +199,8 @@ def _ddp_worker(rank: int, world: int, port: int, data, out) -> None:
     """What torchrun starts on each process: the environment, then the same training code, for each arch."""
     import os
 
-    from livegan.training import distributed
-    from livegan.training.train import _create, _loop
+    from livegan.training.loop import distributed
+    from livegan.training.loop.train import _create, _loop
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
@@ -285,7 +292,7 @@ def test_a_phrase_encodes_and_decodes_back_to_a_phrase(runs, tmp_path):
 
 
 def test_a_failed_vae_export_leaves_neither_file(runs, tmp_path, monkeypatch):
-    from livegan.training import export
+    from livegan.export import onnx as export
 
     monkeypatch.setattr(export, "TOLERANCE", -1.0)
     with pytest.raises(UserError, match="differs from torch"):
@@ -295,7 +302,7 @@ def test_a_failed_vae_export_leaves_neither_file(runs, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("arch", ["lstm", "vae"])
 def test_the_exported_model_loads_in_the_daemon_engine(runs, tmp_path, arch):
-    engine = pytest.importorskip("livegan.engine")
+    engine = pytest.importorskip("livegan.model.engine")
     if not hasattr(engine, "load_model"):
         pytest.skip("this engine has no load_model yet")
     out = tmp_path / f"{arch}.onnx"
@@ -304,16 +311,6 @@ def test_the_exported_model_loads_in_the_daemon_engine(runs, tmp_path, arch):
     latents = {spec.name: np.zeros((2, *spec.shape), np.float32) for spec in model.latents}
     roll = model.generate(latents, np.zeros((2, 2), np.float32))
     assert roll.shape == (2, *ROLL) and model.info.runtime == ("step" if arch == "lstm" else "phrase")
-
-
-@pytest.mark.parametrize("arch", ["lstm", "vae"])
-def test_without_the_engine_the_export_is_checked_with_onnxruntime_alone(runs, tmp_path, monkeypatch, arch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "livegan.engine", None)  # importing it raises ImportError
-    info = export_onnx(runs[arch], tmp_path / "m.onnx")
-    assert (tmp_path / "m.onnx").is_file() and (tmp_path / "m.encoder.onnx").is_file() == (arch == "vae")
-    assert _metadata(tmp_path / "m.onnx") == info
 
 
 @pytest.mark.parametrize("arch, words", [("lstm", "runtime step"), ("vae", "runtime phrase")])
@@ -371,8 +368,8 @@ def test_resuming_a_musegan_run_without_its_critic_is_one_clear_error(data, tmp_
 
 def test_matching_the_datas_density_sets_the_threshold_where_prior_samples_sound_as_often(runs, data, tmp_path):
     """A VAE decoder hedges below 0.5; the exported threshold is set so it plays as densely as the data."""
-    from livegan.engine import load_model
-    from livegan.training.dataset import load_phrases
+    from livegan.model.engine import load_model
+    from livegan.music.dataset import load_phrases
 
     info = export_onnx(runs["vae"], tmp_path / "vae.onnx", match_density=data)
     share = float(load_phrases(data).phrases.mean())

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 import torch.multiprocessing as mp
-
-from livegan.training import distributed
-from livegan.training.checkpoint import load_checkpoint
-from livegan.training.train import _create, _loop
 from test_training_helpers import tiny_config, tiny_dataset
+
+from livegan.training.loop import distributed
+from livegan.training.loop.checkpoint import load_checkpoint
+from livegan.training.loop.train import _create, _loop
 
 
 def _free_port() -> int:

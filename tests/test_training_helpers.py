@@ -6,9 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from livegan.training.config import Config, DataConfig, LstmConfig, ModelConfig, TrainConfig, VaeConfig
-from livegan.training.dataset import PhraseSet
-from livegan.training.song import SATB_TRACKS
+from livegan.music.dataset import DataConfig, PhraseSet
+from livegan.training.config import (
+    Config,
+    LstmConfig,
+    ModelConfig,
+    TrainConfig,
+    VaeConfig,
+)
+from livegan.training.data.song import SATB_TRACKS
 
 TINY_MODEL = ModelConfig(z_shared=8, z_temporal=8, z_private=4, z_private_temporal=4, temporal_hidden=16,
                          g_trunk=(16, 16, 8), g_branch=4, d_track=4, d_chroma=4, d_merged=(8, 8, 8, 16))

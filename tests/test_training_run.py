@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_training_helpers import GRID, TINY_MODEL, tiny_config, tiny_dataset
 
 from livegan.cli import main
 from livegan.errors import UserError
-from livegan.training.checkpoint import load_checkpoint
-from livegan.training.nets import Critic, Generator
-from livegan.training.train import train
-from test_training_helpers import GRID, TINY_MODEL, tiny_config, tiny_dataset
+from livegan.training.loop.checkpoint import load_checkpoint
+from livegan.training.loop.train import train
+from livegan.training.nets.musegan import Critic, Generator
 
 TINY_TOML = (  # TINY_MODEL as a config file, trained 2 steps
     "[model]\nz_shared = 8\nz_temporal = 8\nz_private = 4\nz_private_temporal = 4\ntemporal_hidden = 16\n"
@@ -40,7 +40,7 @@ def test_the_mood_reaches_both_networks():
 
 
 def test_the_critic_sees_a_batch_that_never_varies():
-    from livegan.training.nets import minibatch_spread
+    from livegan.training.nets.musegan import minibatch_spread
 
     varied = torch.randn(6, 5)
     same = varied[:1].repeat(6, 1)
@@ -107,7 +107,7 @@ def test_train_on_the_command_line_refuses_to_overwrite_a_run(tmp_path, capsys):
 
 
 def test_the_mode_loss_rewards_major_at_positive_valence_and_minor_at_negative():
-    from livegan.training.losses import mode_loss
+    from livegan.training.nets.losses import mode_loss
 
     def chord(pitches: list[int]) -> torch.Tensor:
         roll = -torch.ones(1, 4, 4, 16, 72)
@@ -123,7 +123,7 @@ def test_the_mode_loss_rewards_major_at_positive_valence_and_minor_at_negative()
 
 
 def test_the_diversity_loss_is_lower_when_different_latents_give_different_rolls():
-    from livegan.training.losses import diversity_loss
+    from livegan.training.nets.losses import diversity_loss
 
     z_a, z_b = torch.zeros(2, 8), torch.ones(2, 8)
     roll = -torch.ones(2, 4, 4, 16, 72)
@@ -137,16 +137,23 @@ def test_the_diversity_loss_is_lower_when_different_latents_give_different_rolls
 
 
 def test_a_run_with_the_mode_loss_trains(tmp_path):
+    """The mode and diversity losses reach the generator's update: the same seed without them ends elsewhere."""
     data = tiny_dataset(tmp_path / "d.npz")
-    last = train(data, tiny_config(steps=2, mode_weight=1.0, diversity_weight=1.0), tmp_path / "run", progress=False)
-    _, meta = load_checkpoint(last)
-    assert meta["config"]["train"]["mode_weight"] == 1.0 and meta["config"]["train"]["diversity_weight"] == 1.0
+    weights = {}
+    for name, w in (("plain", 0.0), ("mode", 1.0)):
+        last = train(data, tiny_config(steps=2, mode_weight=w, diversity_weight=w), tmp_path / name, progress=False)
+        state, meta = load_checkpoint(last)
+        assert int(state["step"]) == 2 and meta["config"]["train"]["mode_weight"] == w
+        weights[name] = state["generator"]
+    assert all(torch.isfinite(v).all() for v in weights["mode"].values() if v.is_floating_point())
+    moved = [k for k, v in weights["mode"].items() if v.is_floating_point() and not torch.equal(v, weights["plain"][k])]
+    assert moved, "the extra losses changed no generator weight"
 
 
 def test_the_mood_head_learns_to_hear_major_and_minor_in_any_key():
     """AC-GAN's auxiliary head, trained on real phrases only, reads valence (the mode) whatever the root."""
-    from livegan.training.losses import critic_loss, mood_error
-    from livegan.training.nets import MoodHead
+    from livegan.training.nets.losses import critic_loss
+    from livegan.training.nets.musegan import MoodHead
 
     torch.manual_seed(0)
     critic, head = Critic(TINY_MODEL, GRID, 4), MoodHead(TINY_MODEL, [False] * 4)
@@ -179,8 +186,8 @@ def test_the_mood_head_learns_to_hear_major_and_minor_in_any_key():
 
 
 def test_the_generator_loss_with_a_head_trains_only_the_generator():
-    from livegan.training.losses import generator_loss
-    from livegan.training.nets import MoodHead
+    from livegan.training.nets.losses import generator_loss
+    from livegan.training.nets.musegan import MoodHead
 
     torch.manual_seed(0)
     gen, critic, head = Generator(TINY_MODEL, GRID, 4), Critic(TINY_MODEL, GRID, 4), MoodHead(TINY_MODEL, [False] * 4)

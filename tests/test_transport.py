@@ -6,8 +6,13 @@ import mido
 import numpy as np
 import pytest
 
-from livegan.clock import FakeClock, MonotonicClock
-from livegan.transport import InternalTransport, MidiClockFollower, TempoEstimator, Wait
+from livegan.timing.clock import FakeClock, MonotonicClock
+from livegan.timing.transport import (
+    InternalTransport,
+    MidiClockFollower,
+    TempoEstimator,
+    Wait,
+)
 
 
 def ticks(bpm, count, start=0.0, jitter=0.0, seed=0):

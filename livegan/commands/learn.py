@@ -19,13 +19,17 @@ from livegan.errors import UserError
 @click.option("--wait", type=click.FloatRange(1, 600), default=15.0, show_default=True, help="Seconds to wait for each control before skipping it.")
 def learn(in_name: str | None, api: str | None, model: Path | None, out_path: Path | None, wait: float) -> None:
     """Move a knob for each control as it is named; the map is saved for 'livegan run'."""
-    from livegan.commands.run import default_model_path
-    from livegan.controls import load_control_map, save_control_map, user_controls_path
-    from livegan.engine import load_model
-    from livegan.learn import Learner
-    from livegan.ports import open_input
+    from livegan.model.engine import load_model
+    from livegan.model.locate import model_path
+    from livegan.mood.controls import (
+        load_control_map,
+        save_control_map,
+        user_controls_path,
+    )
+    from livegan.mood.learn import Learner
+    from livegan.ports.midi import open_input
 
-    tracks = [t.name for t in load_model(model or default_model_path()).info.tracks]
+    tracks = [t.name for t in load_model(model_path(model)).info.tracks]
     learner = Learner(tracks)
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     port = open_input(in_name or "LiveGAN In", api, inbox.put, virtual=in_name is None)

@@ -12,7 +12,7 @@ import click
               help="rtmidi API (default: the platform's).")
 def ports(api: str | None) -> None:
     """List MIDI input and output ports."""
-    from livegan.ports import default_api, list_ports
+    from livegan.ports.midi import default_api, list_ports
 
     inputs, outputs = list_ports(api)
     click.echo(f"API: {api or default_api()}")
@@ -33,8 +33,8 @@ def ports(api: str | None) -> None:
 @click.option("--controls", "controls_file", type=click.Path(path_type=Path), default=None, help="Control map TOML.")
 def moods(moods_file: Path | None, controls_file: Path | None) -> None:
     """List mood presets with their program numbers, and the control map."""
-    from livegan.controls import load_control_map
-    from livegan.mood import load_moods
+    from livegan.mood.controls import load_control_map
+    from livegan.mood.presets import load_moods
 
     presets = load_moods(moods_file)
     controls = load_control_map(controls_file)

@@ -1,6 +1,6 @@
 """``livegan render``: a piece to a MIDI file, and optionally a WAV and a piano-roll PNG.
 
-The notes come from the daemon's own path (see :mod:`livegan.render`); FluidSynth and
+The notes come from the daemon's own path (see :mod:`livegan.offline.render`); FluidSynth and
 matplotlib are imported only when ``--wav`` or ``--png`` asks for them.
 """
 
@@ -38,6 +38,8 @@ log = logging.getLogger("livegan")
 @click.option("--moods", "moods_file", type=click.Path(path_type=Path), default=None, help="Mood presets TOML (default: the shipped one).")
 @click.option("--bpm", type=click.FloatRange(20, 400), default=120.0, show_default=True, help="Tempo in beats per minute.")
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
+@click.option("--guide", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Mood guidance, as livegan run's: play the best fitting of this many candidate phrases (1: off).")
 @click.option("--temperature", type=click.FloatRange(0.05, 10), default=None,
               help="Sampling temperature of a step model (LSTM; default: the model's).")
 @click.option("--continue", "clip_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -46,28 +48,25 @@ log = logging.getLogger("livegan")
               help="With --continue and a VAE: how far the variations stray from the clip (0: the clip as the model hears it).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Inference device (cuda needs onnxruntime-gpu; falls back to the CPU with a warning).")
-@click.option("--batch", type=click.IntRange(1, 65536), default=64, show_default=True, help="Phrases generated per model call.")
 @click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="SoundFont for --wav (default: $LIVEGAN_SOUNDFONT, else the system's GM SoundFont).")
 @click.option("--sample-rate", type=click.IntRange(8000, 192000), default=44100, show_default=True, help="WAV sample rate in Hz.")
 def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, schedule: str | None,
            valence: float | None, arousal: float | None, morph_bars: int, seed: int | None, model: Path | None,
-           moods_file: Path | None, bpm: float, threshold: float | None, temperature: float | None,
-           clip_path: Path | None, variation: float, device: str, batch: int,
+           moods_file: Path | None, bpm: float, threshold: float | None, guide: int, temperature: float | None,
+           clip_path: Path | None, variation: float, device: str,
            soundfont: Path | None, sample_rate: int) -> None:
-    """Render a piece to MIDI (and WAV, PNG) with the daemon's model, moods and performance."""
-    from livegan.commands.run import default_model_path
-    from livegan.engine import load_model, set_temperature
-    from livegan.mood import load_moods
-    from livegan.render import bar_moods, render_piece, schedule_length
+    """Render a piece to MIDI (and WAV, PNG): the notes ``livegan run`` plays with the same options."""
+    from livegan.model.engine import load_model, set_temperature
+    from livegan.model.locate import model_path
+    from livegan.mood.presets import load_moods
+    from livegan.offline.render import render_piece, schedule_length
 
     presets = load_moods(moods_file)
     segments = _segments(presets, schedule, valence, arousal)
     n_bars = schedule_length(segments, bars)
     font = _check_extras(wav, png, soundfont)
-    model = model or default_model_path()
-    if not model.is_file() and model == default_model_path():
-        raise UserError(f"no default model at '{model}': reinstall livegan, or pass --model FILE.onnx")
+    model = model_path(model)
     generator = load_model(model, device=device)
     if temperature is not None:
         set_temperature(generator, temperature)
@@ -75,10 +74,9 @@ def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, s
     if seed is None:
         seed = secrets.randbelow(2**31)
         log.info("seed %d (pass --seed %d to render this piece again)", seed, seed)
-    moods = bar_moods(segments, n_bars, morph_bars)
-    walk, opening = (None, None) if clip_path is None else _from_clip(generator, clip_path, moods[0], seed, variation)
-    piece = render_piece(generator, moods, seed, bpm, threshold, batch=batch, title=f"LiveGAN {model.name}, seed {seed}",
-                         walk=walk, opening=opening)
+    walk, opening = (None, None) if clip_path is None else _from_clip(generator, clip_path, segments[0].mood, seed, variation)
+    piece = render_piece(generator, segments, n_bars, seed, bpm=bpm, threshold=threshold, guide=guide, morph_bars=morph_bars,
+                         title=f"LiveGAN {model.name}, seed {seed}", walk=walk, opening=opening)
     took = piece.gen_seconds + piece.play_seconds
     log.info("rendered %d bars (%.1f s of music at %g BPM) in %.2f s on %s: %.0f bars/s "
              "(model %.2f s in %d call%s after a %.2f s warm-up, notes %.2f s, performance %.2f s)", n_bars, piece.seconds,
@@ -88,13 +86,13 @@ def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, s
     notes = sum(1 for _, m in piece.messages if m.type == "note_on" and m.velocity)
     log.info("wrote %s (%d tracks, %d notes)", output, len(generator.info.tracks), notes)
     if wav is not None:
-        from livegan.audio import render_wav
+        from livegan.offline.wav import render_wav
 
         result = render_wav(piece.messages, piece.seconds, wav, font, sample_rate)
         log.info("wrote %s (%.1f s at %d Hz, %s) in %.2f s", wav, result.frames / sample_rate, sample_rate,
                  font.name, result.seconds)
     if png is not None:
-        from livegan import pianoroll
+        from livegan.offline import pianoroll
 
         started = time.perf_counter()
         try:
@@ -108,13 +106,13 @@ def _from_clip(generator, clip_path: Path, mood, seed: int, variation: float):
     """(walk, opening) that start the piece from a clip: its encoding (VAE) or its context (step model)."""
     import numpy as np
 
-    from livegan.clip import read_clip
-    from livegan.engine import OnnxEncoder
-    from livegan.latent import VariationWalk
+    from livegan.generation.latent import VariationWalk
+    from livegan.model.engine import OnnxEncoder
+    from livegan.music.clip import read_clip
 
     info = generator.info
     point = np.array([mood.point], dtype=np.float32)
-    if generator.stateful:
+    if info.runtime == "step":
         clip = read_clip(clip_path, info)
         log.info("continuing %s (%d bars, %d notes)", clip_path, clip.bars, clip.notes)
         return None, generator.listen(clip.roll[None], point)
@@ -127,7 +125,7 @@ def _from_clip(generator, clip_path: Path, mood, seed: int, variation: float):
 
 
 def _segments(presets, schedule: str | None, valence: float | None, arousal: float | None):
-    from livegan.render import Segment, custom_mood, parse_schedule
+    from livegan.offline.render import Segment, custom_mood, parse_schedule
 
     if (valence is None) != (arousal is None):
         raise UserError("a custom mood needs both --valence and --arousal (each -1..1)")
@@ -142,7 +140,7 @@ def _check_extras(wav: Path | None, png: Path | None, soundfont: Path | None) ->
     """Fail before any work if --wav or --png cannot be honoured; returns the SoundFont for --wav."""
     font = None
     if wav is not None:
-        from livegan.audio import find_soundfont, import_fluidsynth
+        from livegan.ports.synth import find_soundfont, import_fluidsynth
 
         import_fluidsynth()
         font = find_soundfont(soundfont)

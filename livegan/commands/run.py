@@ -11,23 +11,18 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 from typing import Callable
 
 import click
 
 from livegan.errors import UserError
+from livegan.model.locate import model_path
 
 log = logging.getLogger("livegan")
 
 DRAIN_SECONDS = 0.1  # covers JACK periods up to 2048 frames at 44.1 kHz, twice
 CLOSE_TIMEOUT_SECONDS = 5.0  # closing the ports takes milliseconds; longer means the MIDI system hangs
-
-
-def default_model_path() -> Path:
-    """The model shipped in the package (``models/default.onnx`` in the source tree)."""
-    return Path(str(resources.files("livegan.models").joinpath("default.onnx")))
 
 
 @click.command()
@@ -79,7 +74,7 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
     if verbose:
         logging.getLogger().setLevel(logging.DEBUG)
     started = time.perf_counter()
-    from livegan.live import SessionOptions
+    from livegan.live.session import SessionOptions
 
     if clock_source == "external" and no_input:
         raise UserError("--clock external follows MIDI clock from the input port: drop --no-input (and pass --in NAME)")
@@ -110,8 +105,8 @@ class Outputs:
 
 def _load_config(moods_file: Path | None, controls_file: Path | None):
     """Mood presets and the control map (the user's learned one if there is one); mistakes exit 2."""
-    from livegan.controls import load_control_map, user_controls_path
-    from livegan.mood import load_moods
+    from livegan.mood.controls import load_control_map, user_controls_path
+    from livegan.mood.presets import load_moods
 
     presets = load_moods(moods_file)
     if controls_file is None and user_controls_path().is_file():
@@ -122,11 +117,9 @@ def _load_config(moods_file: Path | None, controls_file: Path | None):
 
 def _load_model(model: Path | None, device: str, temperature: float | None = None):
     """The generator, validated and warmed up; a model that does not fit is one line, exit 2."""
-    from livegan.engine import load_model, set_temperature
+    from livegan.model.engine import load_model, set_temperature
 
-    model = model or default_model_path()
-    if not model.is_file() and model == default_model_path():
-        raise UserError(f"no default model at '{model}': reinstall livegan, or pass --model FILE.onnx")
+    model = model_path(model)
     generator = load_model(model, device=device, threads=1)
     if temperature is not None:
         set_temperature(generator, temperature)
@@ -137,7 +130,7 @@ def _load_model(model: Path | None, device: str, temperature: float | None = Non
 
 
 def _start_mood(presets, name: str | None) -> int:
-    from livegan.mood import find_mood
+    from livegan.mood.presets import find_mood
 
     return presets.index(find_mood(presets, name)) if name else 0
 
@@ -145,10 +138,10 @@ def _start_mood(presets, name: str | None) -> int:
 def _play(generator, presets, controls, options, outputs: Outputs, bars: int | None, quiet: bool, started: float,
           realtime: bool = False) -> int:
     """Open the ports, play until stopped, close everything; the exit code (0 = a clean stop)."""
-    from livegan.clock import MonotonicClock
-    from livegan.live import LiveSession
-    from livegan.ports import default_api, open_input, open_output
-    from livegan.status import StatusLine
+    from livegan.live.session import LiveSession
+    from livegan.live.status import StatusLine
+    from livegan.ports.midi import default_api, open_input, open_output
+    from livegan.timing.clock import MonotonicClock
 
     api = outputs.api or default_api()
     # The clock thread must get the GIL back quickly from the composer thread (default 5 ms).
@@ -160,16 +153,18 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
     status = StatusLine(enabled=not quiet and sys.stderr.isatty())
     with _signals_held():  # a Ctrl-C now would break libjack's port creation mid-way: take it just after
         port = open_output(outputs.port_name, outputs.api, existing=outputs.existing)
+    session = inport = watchdog = None
     if outputs.record is not None or outputs.synth:
-        from livegan.midifile import tap_output  # FluidSynth is imported only for --synth
+        from livegan.ports.taps import (
+            tap_output,  # FluidSynth is imported only for --synth
+        )
 
-        port = tap_output(port, generator.info, options.bpm, outputs.record, outputs.synth, outputs.soundfont, api)
-    inport = watchdog = None
+        # The take's tick 0 is when bar 1 was due, even if its first note was late (the session is made below).
+        port = tap_output(port, generator.info, options.bpm, outputs.record, outputs.synth, outputs.soundfont, api,
+                          origin_from=lambda: session.transport.time_of(0.0) if session is not None else None)
     try:
         session = LiveSession(generator, presets, controls, port, clock, replace(options, realtime=realtime),
                               on_bar=status.update)
-        if outputs.record is not None:  # the take's tick 0 is when bar 1 was due, even if its first note was late
-            port.recorder.origin_from = lambda: session.transport.time_of(0.0)
         if not outputs.no_input:
             with _signals_held():
                 inport = open_input(outputs.in_name or "LiveGAN In", outputs.api, session.on_message,
@@ -247,7 +242,7 @@ def _run_session(session, clock, status, bars: int | None, watchdog) -> int:
 
 def _watch_jack(clock):
     """Stop the clock if the JACK server goes away (rtmidi would go on sending into nothing)."""
-    from livegan.jackwatch import JackWatchdog
+    from livegan.ports.jackwatch import JackWatchdog
 
     watchdog = JackWatchdog(clock.stop.set)
     return watchdog if watchdog.active else None

@@ -19,45 +19,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from livegan.errors import UserError
+from livegan.music.dataset import DataConfig, check_range
+from livegan.shipped import config_file
 
-CONFIG_FOLDER = Path(__file__).resolve().parents[2] / "configs"
-DEFAULT_CONFIG = CONFIG_FOLDER / "musegan.toml"
+DEFAULT_CONFIG = config_file("musegan.toml")
 ARCHS = ("musegan", "lstm", "vae")
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """The phrase grid and the rules that keep or drop a phrase."""
-
-    bars: int = 4
-    beats_per_bar: int = 4
-    steps_per_beat: int = 4
-    lowest_pitch: int = 24
-    n_pitches: int = 72
-    hop_bars: int = 1
-    min_notes: int = 8
-    max_empty_bars: int = 0
-
-    def __post_init__(self) -> None:
-        _check_range("data.bars", self.bars, 1, 64)
-        _check_range("data.beats_per_bar", self.beats_per_bar, 1, 16)
-        _check_range("data.steps_per_beat", self.steps_per_beat, 1, 96)
-        _check_range("data.lowest_pitch", self.lowest_pitch, 0, 127)
-        _check_range("data.n_pitches", self.n_pitches, 12, 128 - self.lowest_pitch)
-        if self.n_pitches % 12:
-            raise UserError(f"config data.n_pitches must be a multiple of 12, got {self.n_pitches}")
-        _check_range("data.hop_bars", self.hop_bars, 1, 64)
-        _check_range("data.min_notes", self.min_notes, 0, 100000)
-        _check_range("data.max_empty_bars", self.max_empty_bars, 0, self.bars)
-
-    @property
-    def steps_per_bar(self) -> int:
-        return self.steps_per_beat * self.beats_per_bar
-
-    @property
-    def phrase_steps(self) -> int:
-        """Time steps in one phrase (all bars)."""
-        return self.steps_per_bar * self.bars
 
 
 @dataclass(frozen=True)
@@ -80,7 +46,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         for f in ("z_shared", "z_temporal", "z_private", "z_private_temporal", "temporal_hidden",
                   "g_branch", "d_track", "d_chroma"):
-            _check_range(f"model.{f}", getattr(self, f), 1, 4096)
+            check_range(f"model.{f}", getattr(self, f), 1, 4096)
         _check_widths("model.g_trunk", self.g_trunk, 3)
         _check_widths("model.d_merged", self.d_merged, 4)
 
@@ -99,8 +65,8 @@ class LstmConfig:
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        _check_range("model.hidden", self.hidden, 1, 4096)
-        _check_range("model.layers", self.layers, 1, 8)
+        check_range("model.hidden", self.hidden, 1, 4096)
+        check_range("model.layers", self.layers, 1, 8)
         _check_number("model.dropout", self.dropout, 0.0, 1.0, high_open=True)
 
     def latent_size(self, n_tracks: int) -> int:
@@ -124,11 +90,11 @@ class VaeConfig:
 
     def __post_init__(self) -> None:
         for f in ("latent", "enc_track", "dec_branch"):
-            _check_range(f"model.{f}", getattr(self, f), 1, 4096)
+            check_range(f"model.{f}", getattr(self, f), 1, 4096)
         _check_widths("model.enc_merged", self.enc_merged, 2)
         _check_widths("model.dec_trunk", self.dec_trunk, 3)
         _check_number("model.kl_weight", self.kl_weight, 0.0, 100.0)
-        _check_range("model.kl_warmup", self.kl_warmup, 0, 10**8)
+        check_range("model.kl_warmup", self.kl_warmup, 0, 10**8)
         _check_number("model.free_bits", self.free_bits, 0.0, 100.0)
 
     def latent_size(self, n_tracks: int) -> int:
@@ -175,13 +141,13 @@ class TrainConfig:
     threads: int = 2
 
     def __post_init__(self) -> None:
-        _check_range("train.steps", self.steps, 1, 10**8)
-        _check_range("train.batch_size", self.batch_size, 1, 65536)
-        _check_range("train.d_steps", self.d_steps, 1, 100)
-        _check_range("train.transpose", self.transpose, 0, 12)
+        check_range("train.steps", self.steps, 1, 10**8)
+        check_range("train.batch_size", self.batch_size, 1, 65536)
+        check_range("train.d_steps", self.d_steps, 1, 100)
+        check_range("train.transpose", self.transpose, 0, 12)
         for f in ("log_every", "sample_every", "checkpoint_every"):
-            _check_range(f"train.{f}", getattr(self, f), 1, 10**8)
-        _check_range("train.threads", self.threads, 0, 1024)
+            check_range(f"train.{f}", getattr(self, f), 1, 10**8)
+        check_range("train.threads", self.threads, 0, 1024)
         for f in ("lr_g", "lr_d", "gp_weight", "mode_weight", "diversity_weight", "aux_weight", "grad_clip"):
             if not isinstance(getattr(self, f), (int, float)) or getattr(self, f) < 0:
                 raise UserError(f"config train.{f} must be a number >= 0, got {getattr(self, f)!r}")
@@ -235,7 +201,7 @@ def arch_config_path(arch: str) -> Path:
     """The shipped config of an architecture: ``configs/ARCH.toml``."""
     if arch not in ARCHS:
         raise UserError(f"unknown arch '{arch}': use one of {', '.join(ARCHS)}")
-    return CONFIG_FOLDER / f"{arch}.toml"
+    return config_file(f"{arch}.toml")
 
 
 def load_config(path: str | Path | None = None, arch: str | None = None) -> Config:
@@ -275,11 +241,6 @@ def _section(kind: type, values: dict[str, Any], source: str, table: str) -> Any
         raise UserError(f"{source}: {str(exc).removeprefix('config ')}") from None
 
 
-def _check_range(name: str, value: Any, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise UserError(f"config {name} must be an integer in [{low}, {high}], got {value!r}")
-
-
 def _check_number(name: str, value: Any, low: float, high: float, high_open: bool = False) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
     if not ok or (high_open and value == high):
@@ -290,4 +251,4 @@ def _check_widths(name: str, value: tuple[int, ...], length: int) -> None:
     if len(value) != length:
         raise UserError(f"config {name} must list {length} channel widths, got {list(value)!r}")
     for v in value:
-        _check_range(name, v, 1, 4096)
+        check_range(name, v, 1, 4096)

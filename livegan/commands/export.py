@@ -1,0 +1,42 @@
+"""``livegan export``: a checkpoint -> an ONNX model the daemon loads (:mod:`livegan.export.onnx`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from livegan.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+@click.command(help="Export a checkpoint to an ONNX model the daemon loads.")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="ONNX file to write, e.g. models/NAME.onnx.")
+@click.option("--trained-on", default=None, help="Describe the training data in the metadata (default: from the run).")
+@click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None,
+              help="Note threshold the daemon plays the model at (default: the run's, 0.5).")
+@click.option("--match-density", "match_density", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Set the threshold so that generated phrases sound as many cells as this dataset's (a VAE's decoder needs it).")
+def export(checkpoint: Path, output: Path, trained_on: str | None, threshold: float | None,
+           match_density: Path | None) -> None:
+    """Export CHECKPOINT, check torch against ONNX Runtime (1e-4), then load it as the daemon does.
+
+    A VAE checkpoint also writes its encoder beside the model, as NAME.encoder.onnx.
+    """
+    from livegan.export.onnx import export_onnx
+
+    if threshold is not None and match_density is not None:
+        raise UserError("pass either --threshold or --match-density, not both")
+    info = export_onnx(checkpoint, output, trained_on=trained_on, threshold=threshold, match_density=match_density)
+    if info.runtime == "step":
+        shape = (f"runtime step ({info.architecture}): {len(info.tracks)} tracks x {info.n_pitches} pitches a step, "
+                 f"{info.steps_per_bar} steps a bar, state {info.latent_size}")
+    else:
+        shape = (f"runtime phrase ({info.architecture}): {len(info.tracks)} tracks x {info.bars} bars x "
+                 f"{info.steps_per_bar} steps x {info.n_pitches} pitches, latent {info.latent_size}")
+    encoder = f"; encoder {output.with_name(info.encoder)}" if info.encoder else ""
+    click.echo(f"wrote {output}: {shape}{encoder}; threshold {info.threshold:.3f}; checked against torch and the engine")

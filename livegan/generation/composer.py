@@ -1,0 +1,230 @@
+"""The generation worker: keeps the bars ahead of the playhead generated, in the current mood.
+
+It runs in its own thread so that generation never blocks the clock. The
+sequencer *takes* bar k when bar k starts; the composer then makes sure bars
+k+1 .. k+lookahead exist and were generated in the mood the controls ask for now.
+A bar generated in an older mood is regenerated (same latent, new mood), so a
+mood change is heard from the next bar boundary on. If a bar is not ready in
+time, the sequencer plays what there is (or silence) rather than wait.
+
+How a bar is made is the runtime's business (:mod:`livegan.generation.runtimes`);
+the composer decides which bar is due, in which mood glide, and keeps the result.
+With ``background=False`` the same composer works inside :meth:`Composer.take`
+(``livegan render`` and simulations on a fake clock): the same bars, no thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from livegan.generation.bar import Bar, Generator, Morph
+from livegan.generation.guide import MoodGuide
+from livegan.generation.latent import LatentWalk, Walk
+from livegan.generation.runtimes import Runtime, runtime_for
+from livegan.model.engine import StepContext
+from livegan.mood.presets import Mood
+
+log = logging.getLogger(__name__)
+
+REMAKE_INTERVAL = 0.04  # seconds: how often at most a bar ahead is regenerated for a newer mood
+
+MoodSource = Callable[[], tuple[int, Mood]]  # () -> (version, mood) asked for now
+
+
+class Composer:
+    """Generates bars ahead of the playhead, in a background thread or inside :meth:`take`.
+
+    Parameters
+    ----------
+    runtime : makes the bars (:func:`~livegan.generation.runtimes.runtime_for` picks it).
+    mood_now : returns (version, mood) of what the controls ask for now; called by the worker only.
+    lookahead : bars kept generated after the one playing (at least 1).
+    morph_bars : a mood change glides over this many bars (0: it switches at once).
+    include_current : regenerate the bar that is playing too (mood switches on the beat).
+    background : generate in a worker thread (live). False generates inside :meth:`take`,
+        for renders and simulations on a fake clock, where no real time passes for a thread to use.
+    """
+
+    def __init__(self, runtime: Runtime, *, mood_now: MoodSource, lookahead: int = 2, background: bool = True,
+                 morph_bars: int = 0, include_current: bool = False) -> None:
+        if lookahead < 1:
+            raise ValueError(f"lookahead must be at least 1 bar, got {lookahead}")
+        self.runtime = runtime
+        self.mood_now = mood_now
+        self.lookahead = lookahead
+        self.background = background
+        self.morph_bars = morph_bars
+        self.include_current = include_current
+        self.error: BaseException | None = None
+        self._bars: dict[int, Bar] = {}
+        self._playhead = -1
+        self._morph: Morph | None = None
+        self._made_at: dict[int, float] = {}  # when each bar ahead was last generated (monotonic s)
+        self._retry = 0.25
+        self._last_mood: Mood | None = None  # mood of the last bar taken
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._work, name="livegan-composer", daemon=True)
+
+    # -- called from the sequencer (clock thread) -------------------------------------------
+    def start(self) -> None:
+        if self.background:
+            self._thread.start()
+
+    def wait_ready(self, timeout: float, stop: threading.Event, index: int = 0) -> bool:
+        """Block until bar ``index`` exists (before playback starts); False on timeout, error or stop."""
+        if not self.background:
+            self._fill()
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while index not in self._bars and self.error is None and not stop.is_set() and time.monotonic() < deadline:
+                self._cond.wait(0.05)
+            return index in self._bars
+
+    def take(self, index: int) -> Bar | None:
+        """The latest version of bar ``index`` (None if not ready); moves the playhead to it.
+
+        Taking a bar again (at each beat, with ``include_current``) returns its newest version.
+        """
+        if not self.background and self.error is None:
+            again = index == self._playhead
+            if not again:
+                self._playhead = index - 1
+            try:
+                self._fill(include_playhead=again and self.include_current)
+            except Exception as exc:  # raised below, as the worker's errors are
+                self.error = exc
+        with self._cond:
+            if self.error is not None:
+                raise RuntimeError(f"generation failed: {self.error!r}") from self.error
+            for old in [i for i in self._bars if i < index]:
+                del self._bars[old]
+            self._playhead = index
+            bar = self._bars.get(index)
+            if bar is not None:
+                self._last_mood = bar.mood
+            self._cond.notify_all()
+        return bar
+
+    def relocate(self, index: int) -> None:
+        """Playback (re)starts at bar ``index`` (a DAW's Start, Continue or Song Position).
+
+        Bars generated ahead from ``index`` on stay: they are the next bars, wherever the song is.
+        """
+        with self._cond:
+            for old in [i for i in self._bars if i < index]:
+                del self._bars[old]
+            self._playhead = index - 1
+            self._cond.notify_all()
+
+    def wake(self) -> None:
+        """Tell the worker that the controls changed (called after recording a control)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=2.0)
+
+    # -- the worker -----------------------------------------------------------------------
+    def _work(self) -> None:
+        # The worker keeps normal priority on purpose: a lowered (niced) worker that is
+        # descheduled while it holds the GIL would keep the clock thread waiting for it, and a
+        # real-time one (inherited by accident) could starve a non-real-time JACK server.
+        _normal_priority()
+        try:
+            while True:
+                with self._cond:
+                    job = self._next_job()
+                    while job is None and not self._stopped:
+                        self._cond.wait(self._retry)
+                        job = self._next_job()
+                    if self._stopped:
+                        return
+                self._make(*job)
+        except BaseException as exc:  # handed to the clock thread, which releases notes and stops
+            log.debug("composer failed", exc_info=True)
+            with self._cond:
+                self.error = exc
+                self._cond.notify_all()
+
+    def _fill(self, include_playhead: bool = True) -> None:
+        """Generate every bar due now, in the caller's thread (``background=False``)."""
+        while (job := self._next_job(include_playhead)) is not None:
+            self._make(*job)
+
+    def _next_job(self, include_playhead: bool | None = None) -> tuple[int, Morph] | None:
+        """The first bar ahead that is missing or made in an older mood, with the morph to make it in.
+
+        In the background, a bar is remade at most every ``REMAKE_INTERVAL`` seconds, so a
+        flood of knob moves costs a few generations per bar, not one per message.
+        """
+        version, mood = self.mood_now()
+        current = self.include_current if include_playhead is None else include_playhead
+        first = self._playhead if current and self._playhead >= 0 else self._playhead + 1
+        now = time.monotonic()
+        self._retry = 0.25
+        for index in range(first, self._playhead + 1 + self.lookahead):
+            bar = self._bars.get(index)
+            if bar is None:
+                return index, self._morph_for(version, mood, index)
+            if bar.version != version:
+                wait = self._made_at.get(index, 0.0) + REMAKE_INTERVAL - now
+                if not self.background or wait <= 0:
+                    return index, self._morph_for(version, mood, index)
+                self._retry = min(self._retry, wait)
+        return None
+
+    def _morph_for(self, version: int, mood: Mood, index: int) -> Morph:
+        """Keep the glide in progress for this version, or start one from the mood playing now."""
+        if self._morph is None or self._morph.version != version:
+            source = self._last_mood or mood
+            bars = self.morph_bars if self._morph is not None else 0  # the first mood is not a change
+            self._morph = Morph(version, source, mood, index, bars)
+        return self._morph
+
+    def _make(self, index: int, morph: Morph) -> None:
+        """Have the runtime make bar ``index`` and keep what is still wanted."""
+        made = self.runtime.make(index, morph)
+        with self._cond:
+            low = self._playhead if self.include_current else self._playhead + 1
+            kept = self.runtime.keep(self._bars, made, low)
+            at = time.monotonic()
+            self._made_at = {i: self._made_at.get(i, at) for i in self._bars} | {i: at for i in kept}
+            self._cond.notify_all()
+        first = made.bars[index]
+        log.debug("generated bars %d-%d in %.1f ms (%s)", index + 1, max(made.bars) + 1, first.gen_seconds * 1e3,
+                  first.mood.describe())
+
+
+def make_composer(generator: Generator, *, mood_now: MoodSource, seed: int | None = None, latent_step: float = 0.35,
+                  threshold: float | None = None, guide: int = 1, lookahead: int = 2, morph_bars: int = 0,
+                  include_current: bool = False, background: bool = True, walk: Walk | None = None,
+                  opening: StepContext | None = None) -> Composer:
+    """The composer ``livegan run`` and ``livegan render`` both use, wired from their options.
+
+    walk : latents per phrase (default: a :class:`~livegan.generation.latent.LatentWalk` from ``seed``).
+    guide : candidates per phrase for mood guidance (:mod:`livegan.generation.guide`); 1 = off.
+    opening : a step model's context before bar 0 (a clip it listened to).
+    """
+    walk = walk or LatentWalk(generator.latents, seed=seed, step=latent_step)
+    chooser = MoodGuide(generator.info, guide, seed=seed) if guide > 1 else None
+    runtime = runtime_for(generator, walk=walk, guide=chooser, threshold=threshold, opening=opening)
+    return Composer(runtime, mood_now=mood_now, lookahead=lookahead, background=background, morph_bars=morph_bars,
+                    include_current=include_current)
+
+
+def _normal_priority() -> None:
+    """Make sure the calling thread runs under the normal scheduler (SCHED_OTHER)."""
+    if hasattr(os, "sched_setscheduler"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        except OSError:
+            pass  # not permitted: the thread keeps the policy it has

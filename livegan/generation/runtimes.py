@@ -1,0 +1,159 @@
+"""How bars are made, one strategy per model runtime (the contract's ``ModelInfo.runtime``).
+
+A runtime turns (bar index, mood glide) into finished :class:`~livegan.generation.bar.Bar`\\ s:
+latents from the walk, candidates from the guide, one model call, the candidate that fits
+the mood, notes, then the performance in the bar's mood. The
+:class:`~livegan.generation.composer.Composer` decides *which* bar is due and keeps what a
+runtime made; it never looks at what kind of model it drives.
+
+- :class:`PhraseRuntime`: one call makes the phrase holding the bar, in every mood its bars
+  need (candidates x distinct moods in one batch); the bars from the asked one to the
+  phrase's end are kept.
+- :class:`StepRuntime`: one bar per call, continuing the context the bar before left
+  (the bar played, or the one planned to be); remaking a bar drops the bars after it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from livegan.generation.bar import Bar, Generator, Morph, PhraseGenerator, StepGenerator
+from livegan.generation.guide import MoodGuide
+from livegan.generation.latent import Walk
+from livegan.model.contract import ModelInfo
+from livegan.model.engine import StepContext
+from livegan.music.perform import perform_notes, phrase_notes, split_bars, threshold_for
+
+
+@dataclass(frozen=True)
+class Made:
+    """What one generation made: bars by index, and (step models) the context after each."""
+
+    bars: dict[int, Bar]
+    contexts: dict[int, StepContext]
+
+
+class Runtime(Protocol):
+    """A composing strategy. ``make`` may take long (the model call); ``keep`` runs under the composer's lock."""
+
+    def make(self, index: int, morph: Morph) -> Made:
+        """Generate bar ``index`` (and what comes with it) in the glide ``morph``."""
+        ...
+
+    def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
+        """Store ``made`` into ``bars`` (bars before ``low`` are no longer wanted); returns the indices stored."""
+        ...
+
+
+class PhraseRuntime:
+    """Bars from a phrase model: the phrase holding the bar, generated in every mood it needs."""
+
+    def __init__(self, generator: PhraseGenerator, *, walk: Walk, guide: MoodGuide | None,
+                 threshold: float | None) -> None:
+        self.generator = generator
+        self.info: ModelInfo = generator.info
+        self.walk = walk
+        self.guide = guide
+        self.threshold = threshold
+
+    def make(self, index: int, morph: Morph) -> Made:
+        info = self.info
+        phrase, first = divmod(index, info.bars)
+        indices = range(index, (phrase + 1) * info.bars)
+        moods = [morph.at(i) for i in indices]
+        started = time.perf_counter()
+        latents = self.walk.phrase(phrase)
+        if self.guide is not None:
+            latents = self.guide.latents(latents, phrase)
+        n_candidates = len(next(iter(latents.values())))
+        by_key = {(m.point, m.density): m for m in moods}
+        distinct = list(by_key)
+        # Row r of the batch is candidate r // len(distinct) in mood r % len(distinct).
+        batch = {k: np.repeat(v, len(distinct), axis=0) for k, v in latents.items()}
+        points = np.tile(np.array([p for p, _ in distinct], dtype=np.float32), (n_candidates, 1))
+        probs = self.generator.generate(batch, points)
+        probs = probs.reshape(n_candidates, len(distinct), *probs.shape[1:])
+        notes_of = {}
+        for d, key in enumerate(distinct):
+            threshold = threshold_for(info, by_key[key], self.threshold)
+            active = probs[:, d] > threshold  # bool [candidates, T, B, S, P], binarized once
+            pick = self.guide.choose(active, *key[0]) if self.guide is not None else 0
+            notes_of[key] = split_bars(phrase_notes(probs[pick, d], info, active=active[pick]), info, first)
+        seconds = time.perf_counter() - started
+        bars = {i: Bar(i, perform_notes(notes_of[(m.point, m.density)][i - index], info, m, i), m, morph.version, seconds)
+                for i, m in zip(indices, moods)}
+        return Made(bars, {})
+
+    def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
+        kept = [i for i in made.bars if i >= low]
+        bars.update({i: made.bars[i] for i in kept})
+        return kept
+
+
+class StepRuntime:
+    """Bars from a step model, each continuing the bar before it.
+
+    The walk gives each bar its sampling noise; with guidance, the candidates are
+    different noises from the same context. ``opening`` is the context before bar 0
+    (default: silence; a clip the model listened to, to continue it).
+    """
+
+    def __init__(self, generator: StepGenerator, *, walk: Walk, guide: MoodGuide | None, threshold: float | None,
+                 opening: StepContext | None = None) -> None:
+        self.generator = generator
+        self.info: ModelInfo = generator.info
+        self.walk = walk
+        self.guide = guide
+        self.threshold = threshold
+        self.opening = opening if opening is not None else generator.start(1)
+        self._bar_info = replace(self.info, bars=1)
+        self._contexts: dict[int, StepContext] = {}  # the context after each bar kept
+        self._lock = threading.Lock()  # _contexts: read by make (worker), written by keep
+
+    def make(self, index: int, morph: Morph) -> Made:
+        mood = morph.at(index)
+        started = time.perf_counter()
+        latents = self.walk.phrase(index)
+        if self.guide is not None:
+            latents = self.guide.latents(latents, index)
+        n = len(next(iter(latents.values())))
+        with self._lock:
+            context = self._contexts.get(index - 1, self.opening)
+        points = np.tile(np.array([mood.point], dtype=np.float32), (n, 1))
+        probs, after = self.generator.continue_bars(latents, points, context.repeat(n), bars=1)
+        threshold = threshold_for(self.info, mood, self.threshold)
+        active = probs > threshold
+        pick = self.guide.choose(active, *mood.point) if self.guide is not None else 0
+        notes = phrase_notes(probs[pick], self._bar_info, active=active[pick])
+        bar = Bar(index, perform_notes(notes, self.info, mood, index), mood, morph.version, time.perf_counter() - started)
+        return Made({index: bar}, {index: after.row(pick)})
+
+    def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
+        (index, bar), = made.bars.items()
+        if index < low:
+            return []
+        for later in [i for i in bars if i > index]:  # they continued the old version of this bar
+            del bars[later]
+        bars[index] = bar
+        with self._lock:
+            self._contexts = {i: c for i, c in self._contexts.items() if low - 1 <= i < index}
+            self._contexts[index] = made.contexts[index]
+        return [index]
+
+
+def runtime_for(generator: Generator, *, walk: Walk, guide: MoodGuide | None = None, threshold: float | None = None,
+                opening: StepContext | None = None) -> Runtime:
+    """The strategy the model's contract declares (``info.runtime``: ``"phrase"`` or ``"step"``)."""
+    runtime = generator.info.runtime
+    if runtime == "step":
+        return StepRuntime(generator, walk=walk, guide=guide, threshold=threshold, opening=opening)
+    if opening is not None:
+        raise ValueError("an opening context continues a step model; a phrase model starts from its latent")
+    if runtime == "phrase":
+        return PhraseRuntime(generator, walk=walk, guide=guide, threshold=threshold)
+    raise ValueError(f"no runtime for {runtime!r} models")

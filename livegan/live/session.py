@@ -1,0 +1,121 @@
+"""A live session: the layers wired together, with their collaborators passed in.
+
+``livegan run`` builds the real parts (ONNX engine, rtmidi ports, monotonic clock)
+and hands them to :class:`LiveSession`; tests hand it fakes (a memory port, a fake
+clock) and the same code runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mido
+
+from livegan.generation.bar import Generator
+from livegan.generation.composer import make_composer
+from livegan.mood.controls import ControlMap, ControlState, resolve_mood
+from livegan.mood.presets import Mood
+from livegan.ports.tracker import NoteTracker
+from livegan.timing.clock import Clock, try_realtime
+from livegan.timing.sequencer import BarStarted, Sequencer
+from livegan.timing.transport import InternalTransport, MidiClockFollower
+
+log = logging.getLogger(__name__)
+
+REALTIME_TYPES = frozenset({"clock", "start", "continue", "stop", "songpos"})
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    bpm: float = 120.0
+    lookahead: int = 2
+    seed: int | None = None
+    latent_step: float = 0.35
+    threshold: float | None = None
+    guide: int = 1  # candidate phrases per phrase for mood guidance (livegan.generation.guide); 1 = off (the CLI passes 8)
+    start_mood: int = 0
+    preroll: float = 0.1  # seconds between "ready" and bar 1, so bar 1's first events are not late
+    ready_timeout: float = 30.0
+    background: bool = True  # False: generate synchronously (simulations on a FakeClock)
+    clock: str = "internal"  # "external": follow MIDI clock from the input; "link": an Ableton Link session
+    send_clock: bool = False  # send MIDI clock, Start and Stop (internal clock only)
+    switch: str = "bar"  # mood changes land at the next "bar" or "beat"
+    morph_bars: int = 0  # mood changes glide over this many bars
+    realtime: bool = False  # SCHED_FIFO for the clock thread, set once every other thread has started
+
+
+class LiveSession:
+    """Generator + presets + controls + output port + clock -> music, until stopped."""
+
+    def __init__(self, generator: Generator, presets: list[Mood], controls: ControlMap, port: mido.ports.BaseOutput,
+                 clock: Clock, options: SessionOptions = SessionOptions(),
+                 on_bar: Callable[[BarStarted], None] | None = None) -> None:
+        if options.clock not in ("internal", "external", "link"):
+            raise ValueError(f"clock must be 'internal', 'external' or 'link', got {options.clock!r}")
+        self.info = generator.info
+        self.presets = presets
+        self.state = ControlState(controls, len(presets), preset=options.start_mood)
+        self.clock = clock
+        self.options = options
+        self.tracker = NoteTracker(port)
+        self.composer = make_composer(generator, mood_now=self.mood_now, seed=options.seed, latent_step=options.latent_step,
+                                      threshold=options.threshold, guide=options.guide, lookahead=options.lookahead,
+                                      morph_bars=options.morph_bars, include_current=options.switch == "beat",
+                                      background=options.background)
+        if options.clock == "external":
+            self.transport = MidiClockFollower(clock, self.info.steps_per_beat)
+        elif options.clock == "link":
+            from livegan.timing.link import LinkTransport
+
+            self.transport = LinkTransport(clock, options.bpm, self.info.steps_per_beat, self.info.beats_per_bar)
+        else:
+            self.transport = InternalTransport(clock, options.bpm, self.info.steps_per_beat)
+        send_clock = options.send_clock and options.clock == "internal"
+        self.sequencer = Sequencer(self.composer, tracker=self.tracker, transport=self.transport, info=self.info,
+                                   on_bar=on_bar, switch=options.switch, send_clock=send_clock, muted=self.muted_now)
+
+    def mood_now(self) -> tuple[int, Mood]:
+        """(version, mood) the controls ask for now: a pure function of what was recorded."""
+        recorded = self.state.snapshot()
+        return recorded.version, resolve_mood(recorded, self.presets)
+
+    def muted_now(self) -> frozenset[int]:
+        return self.state.snapshot().muted
+
+    def on_message(self, msg: mido.Message) -> None:
+        """The MIDI input callback: record the message, wake whoever waits on it; nothing else."""
+        if msg.type in REALTIME_TYPES:
+            if isinstance(self.transport, MidiClockFollower):
+                self.transport.record(msg, time.perf_counter())
+        elif self.state.record(msg):
+            log.debug("control %s", msg)
+            self.composer.wake()
+
+    def run(self, bars: int | None = None) -> None:
+        """Clear stale notes, generate ahead, then play until ``bars`` bars or a stop; always releases."""
+        self._clear_channels()
+        self.composer.start()
+        try:
+            ready = self.composer.wait_ready(self.options.ready_timeout, self.clock.stop)
+            if self.clock.stop.is_set():
+                return  # stopped during start-up
+            if self.composer.error is not None:
+                raise RuntimeError(f"generation failed: {self.composer.error!r}") from self.composer.error
+            if not ready:
+                raise RuntimeError(f"the first bar was not generated within {self.options.ready_timeout:.0f} s")
+            if self.options.realtime:
+                # Only now: threads started after this would inherit the real-time policy.
+                log.info("clock thread: %s", "real-time priority" if try_realtime() else "real-time priority not permitted")
+            self.transport.arm(self.options.preroll)
+            self.sequencer.play(bars)
+        finally:
+            self.composer.stop()
+            self.tracker.release_all()
+            self.transport.close()
+
+    def _clear_channels(self) -> None:
+        """All Notes Off on our channels first: a previous run killed with SIGKILL could not clean up."""
+        self.tracker.clear(self.info.channels)

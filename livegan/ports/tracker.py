@@ -1,0 +1,86 @@
+"""Note bookkeeping on an output port, so that every note-on gets its note-off.
+
+The tracker is the only thing that sends notes. It remembers which (channel, pitch)
+pairs sound and which note-on each belongs to, so that:
+
+- a note-off for a note that was already retriggered is dropped (it would cut the
+  newer note short);
+- a note-on for a pitch that still sounds sends a note-off first (no doubled voice);
+- :meth:`release_all` ends everything: explicit note-offs, sustain off (CC 64 = 0)
+  and All Notes Off (CC 123) on every channel used. It is called on stop, on
+  signals and on every error path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+import mido
+
+SUSTAIN, ALL_NOTES_OFF = 64, 123
+_REALTIME = {kind: mido.Message(kind) for kind in ("clock", "start", "stop")}
+
+
+@lru_cache(maxsize=8192)
+def _message(kind: str, channel: int, note: int, velocity: int) -> mido.Message:
+    """Built and checked once: the clock thread then sends without mido's per-message validation."""
+    return mido.Message(kind, channel=channel, note=note, velocity=velocity)
+
+
+class NoteTracker:
+    """Sends notes to ``port`` and remembers what sounds."""
+
+    def __init__(self, port: mido.ports.BaseOutput) -> None:
+        self.port = port
+        self.sounding: dict[tuple[int, int], object] = {}
+        self.channels: set[int] = set()
+        self._dirty = False  # anything sent since the last release?
+
+    def note_on(self, channel: int, pitch: int, velocity: int, key: object) -> None:
+        if (channel, pitch) in self.sounding:
+            self.port.send(_message("note_off", channel, pitch, 64))
+        self.port.send(_message("note_on", channel, pitch, velocity))
+        self.sounding[(channel, pitch)] = key
+        self.channels.add(channel)
+        self._dirty = True
+
+    def note_off(self, channel: int, pitch: int, key: object) -> None:
+        if self.sounding.get((channel, pitch)) == key:
+            self.port.send(_message("note_off", channel, pitch, 64))
+            del self.sounding[(channel, pitch)]
+
+    def release_channel(self, channel: int) -> None:
+        """Note-off for every note sounding on ``channel`` (a track was muted)."""
+        for ch, pitch in [k for k in self.sounding if k[0] == channel]:
+            self.port.send(mido.Message("note_off", channel=ch, note=pitch))
+            del self.sounding[(ch, pitch)]
+
+    def program(self, channel: int, program: int) -> None:
+        self.port.send(mido.Message("program_change", channel=channel, program=program))
+        self.channels.add(channel)
+        self._dirty = True
+
+    def realtime(self, kind: str) -> None:
+        """Send a system real-time message: ``"clock"``, ``"start"`` or ``"stop"`` (no note, no channel)."""
+        self.port.send(_REALTIME[kind])
+
+    def clear(self, channels: Iterable[int]) -> None:
+        """Sustain off and All Notes Off on ``channels`` now, whatever sounds (a killed earlier run's notes)."""
+        self.channels.update(channels)
+        self.release_all(force=True)
+
+    def release_all(self, force: bool = False) -> None:
+        """Note-off for every sounding note, then sustain off and All Notes Off on every channel used.
+
+        Does nothing if nothing was sent since the last release, unless ``force``.
+        """
+        if not (self._dirty or force):
+            return
+        self._dirty = False
+        for channel, pitch in sorted(self.sounding):
+            self.port.send(mido.Message("note_off", channel=channel, note=pitch))
+        self.sounding.clear()
+        for channel in sorted(self.channels):
+            self.port.send(mido.Message("control_change", channel=channel, control=SUSTAIN, value=0))
+            self.port.send(mido.Message("control_change", channel=channel, control=ALL_NOTES_OFF, value=0))
