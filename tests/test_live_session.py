@@ -166,3 +166,26 @@ def test_the_tracker_retriggers_a_sounding_note_and_ignores_a_stale_note_off():
     tracker.note_off(0, 60, key="b")
     assert [(m.type, m.note) for _, m in port.sent] == [("note_on", 60), ("note_off", 60), ("note_on", 60), ("note_off", 60)]
     assert tracker.sounding == {}
+
+
+@pytest.mark.parametrize("permitted", [True, False])
+def test_the_realtime_default_says_what_it_got_and_plays_either_way(generator, monkeypatch, caplog, permitted):
+    import os
+
+    policies = []
+
+    def setscheduler(pid, policy, param):
+        if not permitted and policy == os.SCHED_FIFO:
+            raise PermissionError(1, "Operation not permitted")
+        policies.append(policy)
+
+    monkeypatch.setattr(os, "sched_setscheduler", setscheduler)
+    clock = FakeClock()
+    port = MemoryOutput(clock.now)
+    session = LiveSession(generator, MOODS, ControlMap(), port, clock, SessionOptions(background=False, realtime=True))
+    with caplog.at_level(logging.INFO):
+        session.run(bars=2)
+    expected = "real-time priority (SCHED_FIFO)" if permitted else "normal priority; real-time scheduling is not permitted"
+    assert caplog.text.count("clock thread:") == 1 and expected in caplog.text
+    assert (os.SCHED_FIFO in policies) == permitted
+    assert len(list(session.sequencer.bar_starts)) == 2 and not note_pairs(port.sent)[1]

@@ -32,7 +32,7 @@ def learn(in_name: str | None, api: str | None, model: Path | None, out_path: Pa
     tracks = [t.name for t in load_model(model_path(model)).info.tracks]
     learner = Learner(tracks)
     inbox: queue.SimpleQueue = queue.SimpleQueue()
-    port = open_input(in_name or "LiveGAN In", api, inbox.put, virtual=in_name is None)
+    port = open_input(in_name or "LiveGAN In", api, lambda msg, arrival: inbox.put(msg), virtual=in_name is None)
     out_path = out_path or user_controls_path()
     try:
         click.echo(f"Listening on '{port.name}'. Move each control when it is named (or wait {wait:g} s to skip it).")

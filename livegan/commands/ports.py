@@ -9,13 +9,16 @@ import click
 
 @click.command()
 @click.option("--api", type=click.Choice(["jack", "alsa", "coremidi", "winmm"]), default=None,
-              help="rtmidi API (default: the platform's).")
+              help="rtmidi API (default: on Linux ALSA if its sequencer exists, else JACK if a server answers).")
 def ports(api: str | None) -> None:
     """List MIDI input and output ports."""
-    from livegan.ports.midi import default_api, list_ports
+    from livegan.ports.midi import list_ports, pick_api
 
+    why = "asked for with --api"
+    if api is None:
+        api, why = pick_api()
     inputs, outputs = list_ports(api)
-    click.echo(f"API: {api or default_api()}")
+    click.echo(f"API: {api} ({why})")
     click.echo("Inputs (LiveGAN can listen to these with --in NAME):")
     for name in inputs:
         click.echo(f"  {name}")

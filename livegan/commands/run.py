@@ -32,7 +32,7 @@ CLOSE_TIMEOUT_SECONDS = 5.0  # closing the ports takes milliseconds; longer mean
 @click.option("--in", "in_name", default=None, help="Open this existing input port for control (default: a virtual 'LiveGAN In').")
 @click.option("--no-input", is_flag=True, help="Do not listen for control changes.")
 @click.option("--api", type=click.Choice(["jack", "alsa", "coremidi", "winmm"]), default=None,
-              help="rtmidi API (default: the platform's: ALSA on Linux, CoreMIDI on macOS, WinMM on Windows).")
+              help="rtmidi API (default: on Linux ALSA if its sequencer exists, else JACK if a server answers; CoreMIDI on macOS, WinMM on Windows).")
 @click.option("--model", type=click.Path(path_type=Path), default=None, help="ONNX model (default: the shipped one).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True, help="Inference device; CUDA falls back to CPU with a warning.")
 @click.option("--bpm", type=click.FloatRange(20, 400), default=120.0, show_default=True, help="Tempo in beats per minute.")
@@ -60,8 +60,9 @@ CLOSE_TIMEOUT_SECONDS = 5.0  # closing the ports takes milliseconds; longer mean
 @click.option("--synth", is_flag=True, help="Also play what is sent through FluidSynth: to the sound card, or to JACK with --api jack.")
 @click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="SoundFont for --synth (default: $LIVEGAN_SOUNDFONT, else the system's GM SoundFont).")
-@click.option("--realtime", is_flag=True,
-              help="Ask for real-time scheduling (SCHED_FIFO) of the clock thread; needs root or an rtprio limit, as JACK's does.")
+@click.option("--realtime/--no-realtime", default=True, show_default=True,
+              help="Real-time scheduling (SCHED_FIFO) of the clock thread where the OS permits it, as JACK's own; "
+                   "one log line says which it got.")
 @click.option("-q", "--quiet", is_flag=True, help="No status line.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
 def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api: str | None, model: Path | None,
@@ -140,10 +141,14 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
     """Open the ports, play until stopped, close everything; the exit code (0 = a clean stop)."""
     from livegan.live.session import LiveSession
     from livegan.live.status import StatusLine
-    from livegan.ports.midi import default_api, open_input, open_output
+    from livegan.ports.midi import API_NAMES, open_input, open_output, pick_api
     from livegan.timing.clock import MonotonicClock
 
-    api = outputs.api or default_api()
+    if outputs.api is None:
+        api, why = pick_api()
+        log.info("MIDI through %s (%s; --api chooses another)", API_NAMES[api], why)
+    else:
+        api = outputs.api
     # The clock thread must get the GIL back quickly from the composer thread (default 5 ms).
     sys.setswitchinterval(0.0005)
     # If the clock thread is ever stuck (rtmidi's JACK send spins forever, holding the GIL, once
@@ -152,7 +157,7 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
     _stop_on_signals(clock)
     status = StatusLine(enabled=not quiet and sys.stderr.isatty())
     with _signals_held():  # a Ctrl-C now would break libjack's port creation mid-way: take it just after
-        port = open_output(outputs.port_name, outputs.api, existing=outputs.existing)
+        port = open_output(outputs.port_name, api, existing=outputs.existing)
     session = inport = watchdog = None
     if outputs.record is not None or outputs.synth:
         from livegan.ports.taps import (
@@ -167,7 +172,7 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
                               on_bar=status.update)
         if not outputs.no_input:
             with _signals_held():
-                inport = open_input(outputs.in_name or "LiveGAN In", outputs.api, session.on_message,
+                inport = open_input(outputs.in_name or "LiveGAN In", api, session.on_message,
                                     virtual=outputs.in_name is None)
         tempo = {"external": "following MIDI clock", "link": "in the Ableton Link session"}.get(
             options.clock, f"at {options.bpm:g} BPM")

@@ -85,11 +85,14 @@ class LiveSession:
     def muted_now(self) -> frozenset[int]:
         return self.state.snapshot().muted
 
-    def on_message(self, msg: mido.Message) -> None:
-        """The MIDI input callback: record the message, wake whoever waits on it; nothing else."""
+    def on_message(self, msg: mido.Message, arrival: float | None = None) -> None:
+        """An input message: record it, wake whoever waits on it; nothing else.
+
+        arrival : when it arrived (:func:`time.perf_counter` seconds; default: now), for MIDI clock.
+        """
         if msg.type in REALTIME_TYPES:
             if isinstance(self.transport, MidiClockFollower):
-                self.transport.record(msg, time.perf_counter())
+                self.transport.record(msg, time.perf_counter() if arrival is None else arrival)
         elif self.state.record(msg):
             log.debug("control %s", msg)
             self.composer.wake()
@@ -108,7 +111,11 @@ class LiveSession:
                 raise RuntimeError(f"the first bar was not generated within {self.options.ready_timeout:.0f} s")
             if self.options.realtime:
                 # Only now: threads started after this would inherit the real-time policy.
-                log.info("clock thread: %s", "real-time priority" if try_realtime() else "real-time priority not permitted")
+                if try_realtime():
+                    log.info("clock thread: real-time priority (SCHED_FIFO)")
+                else:
+                    log.info("clock thread: normal priority; real-time scheduling is not permitted here "
+                             "(it needs root or an rtprio limit, as JACK's does; --no-realtime stops asking)")
             self.transport.arm(self.options.preroll)
             self.sequencer.play(bars)
         finally:
