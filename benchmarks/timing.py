@@ -1,11 +1,15 @@
 """Timing: how late the live path sends events, against mido's ``MidiFile.play()`` on the same events.
 
 Part 1 (in process, idle and with every core kept busy): the real :class:`LiveSession` (ONNX
-engine, composer thread, sequencer, :class:`MonotonicClock`) plays to a recording port;
+engine, composer thread, sequencer, :class:`MonotonicClock`), set up as ``livegan run`` sets
+it (mood guidance 8, real-time clock thread where permitted), plays to a recording port;
 lateness = send time - deadline, as the sequencer records it (what ``livegan run`` logs at
-exit). The same messages (from a fake-clock simulation with the same seed) are written to
-a MIDI file at 960 ticks per beat and played with ``MidiFile.play(now=time.perf_counter)``;
-lateness = the time each message is sent - (start + its cumulative time in the file).
+exit). Setups side by side in one run: bars made in the daemon's own process (as before the
+worker) and in a worker process (``livegan run``'s default), the LSTM (a step model) in a
+worker, and the default model while a knob sweeps valence 20 times a second. The default
+setups' messages (from a fake-clock simulation with the same seed) are written to a MIDI
+file at 960 ticks per beat and played with ``MidiFile.play(now=time.perf_counter)`` at
+normal priority; lateness = the time each message is sent - (start + its time in the file).
 
 Part 2 (a real JACK server, ``jackd -d dummy``): ``livegan run --api jack`` in its own
 process, recorded by a JACK client (``tests/jack_record.py``); note-on frames are fitted to a straight 16th-note
@@ -43,7 +47,11 @@ from common import (
 )
 
 OUT_PORT = "LiveGAN:LiveGAN Out"
+LSTM = Path(__file__).resolve().parents[1] / "models" / "lstm.onnx"
 LATENESS_LINE = re.compile(r"lateness median ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms")
+
+
+GUIDE = 8  # livegan run's default
 
 
 def simulate_events(generator, bars: int, bpm: float, seed: int) -> list[tuple[float, mido.Message]]:
@@ -57,12 +65,20 @@ def simulate_events(generator, bars: int, bpm: float, seed: int) -> list[tuple[f
     clock = FakeClock()
     port = MemoryOutput(clock.now)
     LiveSession(generator, load_moods(), ControlMap(), port, clock,
-                SessionOptions(bpm=bpm, seed=seed, background=False)).run(bars)
+                SessionOptions(bpm=bpm, seed=seed, background=False, guide=GUIDE)).run(bars)
     return port.sent
 
 
-def daemon_lateness(generator, bars: int, bpm: float, seed: int) -> tuple[np.ndarray, list[mido.Message]]:
-    """Play ``bars`` in real time as ``livegan run`` does; (lateness seconds [events], messages sent)."""
+def daemon_lateness(generator, bars: int, bpm: float, seed: int, worker=None,
+                    sweep: bool = False) -> tuple[np.ndarray, list[mido.Message]]:
+    """Play ``bars`` in real time as ``livegan run`` does; (lateness seconds [events], messages sent).
+
+    worker : a WorkerSpec (bars made in a worker process) or None (in this process);
+    sweep : a thread moves the valence knob (CC 21) 20 times a second all along.
+    """
+    import os
+    import threading
+
     from livegan.live.session import LiveSession, SessionOptions
     from livegan.mood.controls import ControlMap
     from livegan.mood.presets import load_moods
@@ -72,9 +88,28 @@ def daemon_lateness(generator, bars: int, bpm: float, seed: int) -> tuple[np.nda
 
     sys.setswitchinterval(0.0005)  # as livegan run sets it
     port = MemoryOutput()
-    session = LiveSession(generator, load_moods(), ControlMap(), port, MonotonicClock(), SessionOptions(bpm=bpm, seed=seed))
+    options = SessionOptions(bpm=bpm, seed=seed, guide=GUIDE, realtime=True)
+    session = LiveSession(generator, load_moods(), ControlMap(), port, MonotonicClock(), options, worker=worker)
     session.sequencer.lateness = Lateness(window=deque(maxlen=10**7))
-    session.run(bars)
+    done = threading.Event()
+
+    def sweep_valence() -> None:
+        value = 0
+        while not done.wait(0.05):
+            value = (value + 7) % 128
+            session.on_message(mido.Message("control_change", control=21, value=value))
+
+    knob = threading.Thread(target=sweep_valence, daemon=True)
+    if sweep:
+        knob.start()
+    try:
+        session.run(bars)
+    finally:
+        done.set()
+        if sweep:
+            knob.join()
+        if hasattr(os, "sched_setscheduler"):  # the clock thread was this one: back to normal for what follows
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     return np.array(session.sequencer.lateness.window), [m for _, m in port.sent]
 
 
@@ -114,20 +149,39 @@ def mido_lateness(midi: mido.MidiFile) -> np.ndarray:
     return np.array(late)
 
 
-def in_process(model: Path, bars: int, bpm: float, seed: int) -> dict[str, Any]:
-    from livegan.model.engine import OnnxGenerator
+SETUPS = (  # (name, model: "default" or "lstm", worker process?, knob sweep?)
+    ("in-process", "default", False, False),
+    ("worker", "default", True, False),
+    ("worker, lstm", "lstm", True, False),
+    ("worker, knob sweep", "default", True, True),
+)
 
-    generator = OnnxGenerator(model, threads=1)
-    generator.warm_up()
-    sent = simulate_events(generator, bars, bpm, seed)
+
+def in_process(model: Path, bars: int, bpm: float, seed: int, lstm: Path | None = None) -> dict[str, Any]:
+    from livegan.generation.worker import WorkerSpec
+    from livegan.model.engine import load_model
+
+    paths = {"default": model, "lstm": lstm}
+    generators = {k: load_model(p, threads=1) for k, p in paths.items() if p is not None}
+    for g in generators.values():
+        g.warm_up()
+    sent = simulate_events(generators["default"], bars, bpm, seed)
     midi = to_midifile(sent, bpm)
     results = {}
     for condition in ("idle", "loaded"):
         with busy_cores() if condition == "loaded" else contextlib.nullcontext():
-            late, messages = daemon_lateness(generator, bars, bpm, seed)
             played = mido_lateness(midi)
-        same = [m.bytes() for m in messages] == [m.bytes() for _, m in sent]
-        results[condition] = {"livegan": spread_ms(late), "mido_play": spread_ms(played), "same_messages": same}
+            rows = {"mido_play": spread_ms(played)}
+            for name, which, worker, sweep in SETUPS:
+                if which not in generators:
+                    continue
+                spec = WorkerSpec(paths[which]) if worker else None
+                late, messages = daemon_lateness(generators[which], bars, bpm, seed, spec, sweep)
+                row = spread_ms(late)
+                if which == "default" and not sweep:
+                    row["same_messages"] = [m.bytes() for m in messages] == [m.bytes() for _, m in sent]
+                rows[name] = row
+        results[condition] = rows
     return results
 
 
@@ -194,7 +248,9 @@ def main() -> None:
     args = p.parse_args()
     bars, bpm = (1, 400.0) if args.quick else (args.bars, args.bpm)
     model = check_model(args.model)
-    results: dict[str, Any] = {"model": str(model), "bars": bars, "bpm": bpm, "in_process": in_process(model, bars, bpm, args.seed)}
+    lstm = None if args.quick or not LSTM.is_file() else LSTM
+    results: dict[str, Any] = {"model": str(model), "lstm": str(lstm) if lstm else None, "bars": bars, "bpm": bpm,
+                               "guide": GUIDE, "in_process": in_process(model, bars, bpm, args.seed, lstm)}
     results["jack"] = jack_part(model, bars, bpm, args.seed, args.no_jack, ("idle",) if args.quick else ("idle", "loaded"))
     print_tables(results)
     write_result(args.out, "timing", args, results)
@@ -215,13 +271,13 @@ def jack_part(model: Path, bars: int, bpm: float, seed: int, skip: bool, conditi
 def print_tables(results: dict[str, Any]) -> None:
     rows = []
     for condition, r in results["in_process"].items():
-        for who, label in (("livegan", "livegan sequencer"), ("mido_play", "mido MidiFile.play()")):
-            s = r[who]
-            rows.append([label, condition, s["median_ms"], s["p99_ms"], s["max_ms"], s["n"]])
-        ratio = [r["mido_play"][k] / r["livegan"][k] if r["livegan"][k] else None for k in ("median_ms", "p99_ms", "max_ms")]
-        rows.append(["  ratio mido / livegan", condition, *ratio, "same msgs" if r["same_messages"] else "DIFFERENT"])
-    print(table(f"event lateness, ms ({results['bars']} bars at {results['bpm']:g} BPM, {Path(results['model']).name})",
-                ["who", "condition", "median", "p99", "max", "events"], rows))
+        for who, s in r.items():
+            label = "mido MidiFile.play()" if who == "mido_play" else f"livegan, {who}"
+            same = {True: "same msgs", False: "DIFFERENT"}.get(s.get("same_messages"), "")
+            rows.append([label, condition, s["median_ms"], s["p99_ms"], s["max_ms"], s["n"], same])
+    print(table(f"event lateness, ms ({results['bars']} bars at {results['bpm']:g} BPM, {Path(results['model']).name}, "
+                f"guide {results['guide']}, real-time clock thread where permitted)",
+                ["who", "condition", "median", "p99", "max", "events", "vs mido"], rows))
     jack = results["jack"]
     if "skipped" in jack:
         print(f"\nJACK part skipped: {jack['skipped']}")

@@ -2,4 +2,5 @@
 
 from livegan.cli import main
 
-main()
+if __name__ == "__main__":  # a worker process (spawn) imports this module too, and must not run the CLI
+    main()

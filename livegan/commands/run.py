@@ -60,6 +60,9 @@ CLOSE_TIMEOUT_SECONDS = 5.0  # closing the ports takes milliseconds; longer mean
 @click.option("--synth", is_flag=True, help="Also play what is sent through FluidSynth: to the sound card, or to JACK with --api jack.")
 @click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="SoundFont for --synth (default: $LIVEGAN_SOUNDFONT, else the system's GM SoundFont).")
+@click.option("--worker/--no-worker", default=True, show_default=True,
+              help="Make the bars in a worker process, so generation never holds what the clock thread needs "
+                   "(--no-worker: in the daemon's own process).")
 @click.option("--realtime/--no-realtime", default=True, show_default=True,
               help="Real-time scheduling (SCHED_FIFO) of the clock thread where the OS permits it, as JACK's own; "
                    "one log line says which it got.")
@@ -69,7 +72,7 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
         device: str, bpm: float, mood_name: str | None, moods_file: Path | None, controls_file: Path | None,
         seed: int | None, lookahead: int, threshold: float | None, temperature: float | None, guide: int,
         bars: int | None, clock_source: str, send_clock: bool,
-        switch: str, morph_bars: int, record: Path | None, synth: bool, soundfont: Path | None, realtime: bool,
+        switch: str, morph_bars: int, record: Path | None, synth: bool, soundfont: Path | None, worker: bool, realtime: bool,
         quiet: bool, verbose: bool) -> None:
     """Stream generated bars to a MIDI port, on time, until Ctrl-C."""
     if verbose:
@@ -82,10 +85,15 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
     presets, controls = _load_config(moods_file, controls_file)
     start_mood = _start_mood(presets, mood_name)
     generator = _load_model(model, device, temperature)
+    spec = None
+    if worker:
+        from livegan.generation.worker import WorkerSpec
+
+        spec = WorkerSpec(model_path(model), "cuda" if generator.provider.startswith("CUDA") else "cpu", 1, temperature)
     options = SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood,
                              guide=guide, clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars)
     code = _play(generator, presets, controls, options, Outputs(port_name, existing, api, in_name, no_input, record,
-                                                               synth, soundfont), bars, quiet, started, realtime)
+                                                               synth, soundfont), bars, quiet, started, realtime, spec)
     if code:
         sys.exit(code)
 
@@ -137,7 +145,7 @@ def _start_mood(presets, name: str | None) -> int:
 
 
 def _play(generator, presets, controls, options, outputs: Outputs, bars: int | None, quiet: bool, started: float,
-          realtime: bool = False) -> int:
+          realtime: bool = False, worker=None) -> int:
     """Open the ports, play until stopped, close everything; the exit code (0 = a clean stop)."""
     from livegan.live.session import LiveSession
     from livegan.live.status import StatusLine
@@ -169,7 +177,7 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
                           origin_from=lambda: session.transport.time_of(0.0) if session is not None else None)
     try:
         session = LiveSession(generator, presets, controls, port, clock, replace(options, realtime=realtime),
-                              on_bar=status.update)
+                              on_bar=status.update, worker=worker)
         if not outputs.no_input:
             with _signals_held():
                 inport = open_input(outputs.in_name or "LiveGAN In", api, session.on_message,

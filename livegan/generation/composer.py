@@ -25,6 +25,7 @@ from livegan.generation.bar import Bar, Generator, Morph
 from livegan.generation.guide import MoodGuide
 from livegan.generation.latent import LatentWalk, Walk
 from livegan.generation.runtimes import Runtime, runtime_for
+from livegan.generation.worker import ProcessRuntime, WorkerSpec
 from livegan.model.engine import StepContext
 from livegan.mood.presets import Mood
 
@@ -127,9 +128,11 @@ class Composer:
             self._cond.notify_all()
 
     def stop(self) -> None:
+        """Stop the worker thread and release the runtime (a worker process is stopped too)."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
+        self.runtime.close()  # a thread waiting on a worker process gets its answer (or EOF) now
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=2.0)
 
@@ -150,8 +153,10 @@ class Composer:
                         return
                 self._make(*job)
         except BaseException as exc:  # handed to the clock thread, which releases notes and stops
-            log.debug("composer failed", exc_info=True)
             with self._cond:
+                if self._stopped:
+                    return  # stopping closed the runtime under a generation: nothing is wanted from it
+                log.debug("composer failed", exc_info=True)
                 self.error = exc
                 self._cond.notify_all()
 
@@ -207,16 +212,24 @@ class Composer:
 def make_composer(generator: Generator, *, mood_now: MoodSource, seed: int | None = None, latent_step: float = 0.35,
                   threshold: float | None = None, guide: int = 1, lookahead: int = 2, morph_bars: int = 0,
                   include_current: bool = False, background: bool = True, walk: Walk | None = None,
-                  opening: StepContext | None = None) -> Composer:
+                  opening: StepContext | None = None, worker: WorkerSpec | None = None) -> Composer:
     """The composer ``livegan run`` and ``livegan render`` both use, wired from their options.
 
     walk : latents per phrase (default: a :class:`~livegan.generation.latent.LatentWalk` from ``seed``).
     guide : candidates per phrase for mood guidance (:mod:`livegan.generation.guide`); 1 = off.
     opening : a step model's context before bar 0 (a clip it listened to).
+    worker : make the bars in a worker process that loads the model this way
+        (:class:`~livegan.generation.worker.ProcessRuntime`; with the seeded walk only); None: in this process.
     """
-    walk = walk or LatentWalk(generator.latents, seed=seed, step=latent_step)
-    chooser = MoodGuide(generator.info, guide, seed=seed) if guide > 1 else None
-    runtime = runtime_for(generator, walk=walk, guide=chooser, threshold=threshold, opening=opening)
+    if worker is not None:
+        if walk is not None or opening is not None:
+            raise ValueError("a worker process builds its own seeded walk from silence; pass no walk or opening")
+        runtime: Runtime = ProcessRuntime(worker, generator.info, seed=seed, latent_step=latent_step,
+                                          threshold=threshold, guide=guide)
+    else:
+        walk = walk or LatentWalk(generator.latents, seed=seed, step=latent_step)
+        chooser = MoodGuide(generator.info, guide, seed=seed) if guide > 1 else None
+        runtime = runtime_for(generator, walk=walk, guide=chooser, threshold=threshold, opening=opening)
     return Composer(runtime, mood_now=mood_now, lookahead=lookahead, background=background, morph_bars=morph_bars,
                     include_current=include_current)
 

@@ -39,7 +39,11 @@ class Made:
 
 
 class Runtime(Protocol):
-    """A composing strategy. ``make`` may take long (the model call); ``keep`` runs under the composer's lock."""
+    """A composing strategy. ``make`` may take long (the model call); ``keep`` runs under the composer's lock.
+
+    A runtime made in this process runs here; :class:`~livegan.generation.worker.ProcessRuntime`
+    runs the same strategy in a worker process.
+    """
 
     def make(self, index: int, morph: Morph) -> Made:
         """Generate bar ``index`` (and what comes with it) in the glide ``morph``."""
@@ -49,9 +53,52 @@ class Runtime(Protocol):
         """Store ``made`` into ``bars`` (bars before ``low`` are no longer wanted); returns the indices stored."""
         ...
 
+    def close(self) -> None:
+        """Release what the runtime holds (a worker process); the composer calls it when it stops."""
+        ...
+
+
+def keep_phrase(bars: dict[int, Bar], made: Made, low: int) -> list[int]:
+    """A phrase model's keep: every bar made from ``low`` on."""
+    kept = [i for i in made.bars if i >= low]
+    bars.update({i: made.bars[i] for i in kept})
+    return kept
+
+
+class StepContexts:
+    """A step model's context after each bar kept: what the next bar continues.
+
+    opening : the context before bar 0 (silence, or a clip the model listened to).
+    """
+
+    def __init__(self, opening: StepContext) -> None:
+        self.opening = opening
+        self._after: dict[int, StepContext] = {}
+        self._lock = threading.Lock()  # read by make (worker thread), written by keep (under the composer's lock)
+
+    def before(self, index: int) -> StepContext:
+        """The context bar ``index`` continues: the one after bar ``index - 1``, else the opening."""
+        with self._lock:
+            return self._after.get(index - 1, self.opening)
+
+    def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
+        """Keep a step model's bar; the bars after it continued its old version and are dropped."""
+        (index, bar), = made.bars.items()
+        if index < low:
+            return []
+        for later in [i for i in bars if i > index]:
+            del bars[later]
+        bars[index] = bar
+        with self._lock:
+            self._after = {i: c for i, c in self._after.items() if low - 1 <= i < index}
+            self._after[index] = made.contexts[index]
+        return [index]
+
 
 class PhraseRuntime:
     """Bars from a phrase model: the phrase holding the bar, generated in every mood it needs."""
+
+    opening: StepContext | None = None  # a phrase model starts from its latent, not a context
 
     def __init__(self, generator: PhraseGenerator, *, walk: Walk, guide: MoodGuide | None,
                  threshold: float | None) -> None:
@@ -90,9 +137,10 @@ class PhraseRuntime:
         return Made(bars, {})
 
     def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
-        kept = [i for i in made.bars if i >= low]
-        bars.update({i: made.bars[i] for i in kept})
-        return kept
+        return keep_phrase(bars, made, low)
+
+    def close(self) -> None:
+        pass
 
 
 class StepRuntime:
@@ -110,20 +158,24 @@ class StepRuntime:
         self.walk = walk
         self.guide = guide
         self.threshold = threshold
-        self.opening = opening if opening is not None else generator.start(1)
+        self.contexts = StepContexts(opening if opening is not None else generator.start(1))
         self._bar_info = replace(self.info, bars=1)
-        self._contexts: dict[int, StepContext] = {}  # the context after each bar kept
-        self._lock = threading.Lock()  # _contexts: read by make (worker), written by keep
+
+    @property
+    def opening(self) -> StepContext:
+        return self.contexts.opening
 
     def make(self, index: int, morph: Morph) -> Made:
+        return self.make_after(index, morph, self.contexts.before(index))
+
+    def make_after(self, index: int, morph: Morph, context: StepContext) -> Made:
+        """Bar ``index`` continuing ``context`` (pure: the same arguments make the same bar)."""
         mood = morph.at(index)
         started = time.perf_counter()
         latents = self.walk.phrase(index)
         if self.guide is not None:
             latents = self.guide.latents(latents, index)
         n = len(next(iter(latents.values())))
-        with self._lock:
-            context = self._contexts.get(index - 1, self.opening)
         points = np.tile(np.array([mood.point], dtype=np.float32), (n, 1))
         probs, after = self.generator.continue_bars(latents, points, context.repeat(n), bars=1)
         threshold = threshold_for(self.info, mood, self.threshold)
@@ -134,16 +186,10 @@ class StepRuntime:
         return Made({index: bar}, {index: after.row(pick)})
 
     def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
-        (index, bar), = made.bars.items()
-        if index < low:
-            return []
-        for later in [i for i in bars if i > index]:  # they continued the old version of this bar
-            del bars[later]
-        bars[index] = bar
-        with self._lock:
-            self._contexts = {i: c for i, c in self._contexts.items() if low - 1 <= i < index}
-            self._contexts[index] = made.contexts[index]
-        return [index]
+        return self.contexts.keep(bars, made, low)
+
+    def close(self) -> None:
+        pass
 
 
 def runtime_for(generator: Generator, *, walk: Walk, guide: MoodGuide | None = None, threshold: float | None = None,

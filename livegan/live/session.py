@@ -16,6 +16,7 @@ import mido
 
 from livegan.generation.bar import Generator
 from livegan.generation.composer import make_composer
+from livegan.generation.worker import WorkerSpec
 from livegan.mood.controls import ControlMap, ControlState, resolve_mood
 from livegan.mood.presets import Mood
 from livegan.ports.tracker import NoteTracker
@@ -48,11 +49,15 @@ class SessionOptions:
 
 
 class LiveSession:
-    """Generator + presets + controls + output port + clock -> music, until stopped."""
+    """Generator + presets + controls + output port + clock -> music, until stopped.
+
+    worker : make the bars in a worker process that loads the model so (``livegan run`` does);
+        None makes them in this process (tests with fakes, simulations).
+    """
 
     def __init__(self, generator: Generator, presets: list[Mood], controls: ControlMap, port: mido.ports.BaseOutput,
                  clock: Clock, options: SessionOptions = SessionOptions(),
-                 on_bar: Callable[[BarStarted], None] | None = None) -> None:
+                 on_bar: Callable[[BarStarted], None] | None = None, worker: WorkerSpec | None = None) -> None:
         if options.clock not in ("internal", "external", "link"):
             raise ValueError(f"clock must be 'internal', 'external' or 'link', got {options.clock!r}")
         self.info = generator.info
@@ -64,7 +69,7 @@ class LiveSession:
         self.composer = make_composer(generator, mood_now=self.mood_now, seed=options.seed, latent_step=options.latent_step,
                                       threshold=options.threshold, guide=options.guide, lookahead=options.lookahead,
                                       morph_bars=options.morph_bars, include_current=options.switch == "beat",
-                                      background=options.background)
+                                      background=options.background, worker=worker)
         if options.clock == "external":
             self.transport = MidiClockFollower(clock, self.info.steps_per_beat)
         elif options.clock == "link":

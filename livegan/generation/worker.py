@@ -1,0 +1,171 @@
+"""Generation in a worker process, so that making bars never holds what the clock thread needs.
+
+In one process, the composer thread's Python (guidance, roll -> notes -> performance) holds
+the interpreter lock the clock thread needs at each deadline. :class:`ProcessRuntime` keeps
+only the bookkeeping in the daemon: each ``make`` is sent over a pipe to a process of its own
+(started with ``spawn``: no JACK client, no threads inherited), which loads the same ONNX
+file and runs the same runtime (:mod:`livegan.generation.runtimes`), and sends the finished
+bars back. While it works, the composer thread waits in the pipe, without the lock.
+
+The worker ignores SIGINT (Ctrl-C reaches the daemon, which stops it), exits when its pipe
+closes (the daemon stopped or died), and a worker that dies is an error the composer hands
+to the clock thread, which releases every note and stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from livegan.generation.bar import Morph
+from livegan.generation.runtimes import Made, StepContexts, keep_phrase
+from livegan.model.contract import ModelInfo
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 60.0  # seconds for the worker to load its model (about 0.5 s here)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """How the worker loads the model the daemon loaded (picklable)."""
+
+    model: Path
+    device: str = "cpu"
+    threads: int = 1
+    temperature: float | None = None  # a step model's sampling temperature, if the user set one
+
+
+@dataclass(frozen=True)
+class _Composing:
+    """The composing options the runtime is built with, as :func:`~livegan.generation.composer.make_composer` takes them."""
+
+    seed: int | None
+    latent_step: float
+    threshold: float | None
+    guide: int
+
+
+class WorkerDied(RuntimeError):
+    """The worker process is gone (killed, or out of memory)."""
+
+
+class ProcessRuntime:
+    """A :class:`~livegan.generation.runtimes.Runtime` whose bars are made in a worker process.
+
+    The step model's contexts stay here (:class:`~livegan.generation.runtimes.StepContexts`):
+    each request carries the context the bar continues, so the worker keeps no state.
+    """
+
+    def __init__(self, spec: WorkerSpec, info: ModelInfo, *, seed: int | None = None, latent_step: float = 0.35,
+                 threshold: float | None = None, guide: int = 1) -> None:
+        self.spec = spec
+        self.info = info
+        composing = _Composing(seed, latent_step, threshold, guide)
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=serve, args=(spec, composing, child), name="livegan-worker", daemon=True)
+        self._process.start()
+        child.close()
+        self._contexts: StepContexts | None = None
+        self._ready = False
+
+    def make(self, index: int, morph: Morph) -> Made:
+        self._wait_ready()
+        context = self._contexts.before(index) if self._contexts is not None else None
+        try:
+            self._conn.send(("make", index, morph, context))
+        except (BrokenPipeError, OSError):
+            raise WorkerDied(f"the generation worker died (exit code {self._process.exitcode})") from None
+        kind, value = self._receive(timeout=None)
+        if kind == "error":
+            raise RuntimeError(f"the generation worker failed: {value}")
+        return value
+
+    def keep(self, bars: dict, made: Made, low: int) -> list[int]:
+        if self._contexts is not None:
+            return self._contexts.keep(bars, made, low)
+        return keep_phrase(bars, made, low)
+
+    def close(self) -> None:
+        """Ask the worker to stop, then make sure it has (never leaves a process behind)."""
+        try:
+            self._conn.send(None)
+        except (OSError, ValueError):  # its end is gone already
+            pass
+        self._process.join(timeout=2.0)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=2.0)
+        self._conn.close()
+
+    def _wait_ready(self) -> None:
+        if self._ready:
+            return
+        kind, value = self._receive(timeout=START_TIMEOUT)
+        if kind == "error":
+            raise RuntimeError(f"the generation worker could not start: {value}")
+        self._ready = True
+        if value is not None:  # a step model: the context before bar 0
+            self._contexts = StepContexts(value)
+
+    def _receive(self, timeout: float | None) -> tuple[str, Any]:
+        """The worker's next reply; waits in the pipe (no interpreter lock held) and notices a dead worker."""
+        waited = 0.0
+        while not self._conn.poll(0.25):
+            waited += 0.25
+            if not self._process.is_alive():
+                raise WorkerDied(f"the generation worker died (exit code {self._process.exitcode})")
+            if timeout is not None and waited >= timeout:
+                raise WorkerDied(f"the generation worker did not answer within {timeout:.0f} s")
+        try:
+            return self._conn.recv()
+        except EOFError:
+            raise WorkerDied(f"the generation worker died (exit code {self._process.exitcode})") from None
+
+
+def serve(spec: WorkerSpec, composing: _Composing, conn) -> None:
+    """The worker process: build the runtime, then make bars until the pipe says stop or closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the daemon's to handle; it stops us
+    try:
+        runtime = _build(spec, composing)
+    except Exception as exc:  # reported to the daemon, which stops with it
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", runtime.opening))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):  # the daemon is gone
+            return
+        if request is None:
+            return
+        _, index, morph, context = request
+        try:
+            made = runtime.make_after(index, morph, context) if context is not None else runtime.make(index, morph)
+            reply = ("made", made)
+        except Exception as exc:  # the daemon raises it on its clock thread, which releases the notes
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            return
+
+
+def _build(spec: WorkerSpec, composing: _Composing):
+    from livegan.generation.guide import MoodGuide
+    from livegan.generation.latent import LatentWalk
+    from livegan.generation.runtimes import runtime_for
+    from livegan.model.engine import load_model, set_temperature
+
+    generator = load_model(spec.model, device=spec.device, threads=spec.threads)
+    if spec.temperature is not None:
+        set_temperature(generator, spec.temperature)
+    generator.warm_up()
+    walk = LatentWalk(generator.latents, seed=composing.seed, step=composing.latent_step)
+    guide = MoodGuide(generator.info, composing.guide, seed=composing.seed) if composing.guide > 1 else None
+    return runtime_for(generator, walk=walk, guide=guide, threshold=composing.threshold)
