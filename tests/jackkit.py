@@ -227,7 +227,7 @@ class JackServer:
     """
 
     def __init__(self, name: str | None = None, sample_rate: int = SAMPLE_RATE,
-                 period: int = PERIOD, sync: bool = True, start_timeout: float = 10.0) -> None:
+                 period: int = PERIOD, sync: bool = True, start_timeout: float = 10.0, realtime: bool = False) -> None:
         self.name = name or unique_server_name()
         self.sample_rate = sample_rate
         self.period = period
@@ -238,7 +238,7 @@ class JackServer:
         self._log = tempfile.TemporaryFile()
         self._final_log: str | None = None
         self._proc = _spawn(
-            ["jackd", "-n", self.name, "--no-realtime", *(["--sync"] if sync else []), "-d", "dummy",
+            ["jackd", "-n", self.name, "--realtime" if realtime else "--no-realtime", *(["--sync"] if sync else []), "-d", "dummy",
              "-r", str(sample_rate), "-p", str(period)],
             self.env, self._log)
         self._control: jack.Client | None = None

@@ -61,6 +61,8 @@ def test_startup_times_the_first_note_and_reads_cpu_and_memory(tiny_model, tmp_p
     assert 0 < first["port_s"] <= first["bar1_s"] <= first["first_note_s"] and first["exit_code"] == 0
     streaming = results["streaming"]
     assert streaming["cpu_percent"] >= 0 and streaming["rss_mb"] > 0 and streaming["peak_rss_mb"] >= streaming["rss_mb"]
+    assert streaming["workers"] == 1 and streaming["worker_rss_mb"] > 0  # the generation worker is counted too
+    assert streaming["cpu_percent"] == pytest.approx(streaming["daemon_cpu_percent"] + streaming["worker_cpu_percent"])
     assert_spread(results["summary"]["first_note_s"])
 
 

@@ -21,6 +21,7 @@ from livegan.model.locate import model_path
 
 log = logging.getLogger("livegan")
 
+INPUT_PRIORITY = 8  # SCHED_FIFO priority of the input polling thread: below the clock thread's 10, above the composer's 5
 DRAIN_SECONDS = 0.1  # covers JACK periods up to 2048 frames at 44.1 kHz, twice
 CLOSE_TIMEOUT_SECONDS = 5.0  # closing the ports takes milliseconds; longer means the MIDI system hangs
 
@@ -150,7 +151,7 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
     from livegan.live.session import LiveSession
     from livegan.live.status import StatusLine
     from livegan.ports.midi import API_NAMES, open_input, open_output, pick_api
-    from livegan.timing.clock import MonotonicClock
+    from livegan.timing.clock import MonotonicClock, try_realtime
 
     if outputs.api is None:
         api, why = pick_api()
@@ -167,6 +168,7 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
     with _signals_held():  # a Ctrl-C now would break libjack's port creation mid-way: take it just after
         port = open_output(outputs.port_name, api, existing=outputs.existing)
     session = inport = watchdog = None
+    input_priority = (lambda: try_realtime(INPUT_PRIORITY)) if realtime else None
     if outputs.record is not None or outputs.synth:
         from livegan.ports.taps import (
             tap_output,  # FluidSynth is imported only for --synth
@@ -180,7 +182,7 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
                               on_bar=status.update, worker=worker)
         if not outputs.no_input:
             with _signals_held():
-                inport = open_input(outputs.in_name or "LiveGAN In", api, session.on_message,
+                inport = open_input(outputs.in_name or "LiveGAN In", api, session.on_message, priority=input_priority,
                                     virtual=outputs.in_name is None)
         tempo = {"external": "following MIDI clock", "link": "in the Ableton Link session"}.get(
             options.clock, f"at {options.bpm:g} BPM")

@@ -48,10 +48,16 @@ class Composer:
     include_current : regenerate the bar that is playing too (mood switches on the beat).
     background : generate in a worker thread (live). False generates inside :meth:`take`,
         for renders and simulations on a fake clock, where no real time passes for a thread to use.
+    priority : called first in the worker thread to set its scheduling; default: normal priority.
+        ``livegan run`` gives it real-time priority below the clock thread's when the heavy work
+        happens in a worker process: the thread then only waits on a pipe and unpacks bars, and a
+        preempted thread of normal priority holding the interpreter lock would keep a real-time
+        clock thread waiting (priority inversion).
     """
 
     def __init__(self, runtime: Runtime, *, mood_now: MoodSource, lookahead: int = 2, background: bool = True,
-                 morph_bars: int = 0, include_current: bool = False) -> None:
+                 morph_bars: int = 0, include_current: bool = False,
+                 priority: Callable[[], object] | None = None) -> None:
         if lookahead < 1:
             raise ValueError(f"lookahead must be at least 1 bar, got {lookahead}")
         self.runtime = runtime
@@ -60,6 +66,7 @@ class Composer:
         self.background = background
         self.morph_bars = morph_bars
         self.include_current = include_current
+        self.priority = priority or _normal_priority
         self.error: BaseException | None = None
         self._bars: dict[int, Bar] = {}
         self._playhead = -1
@@ -138,10 +145,10 @@ class Composer:
 
     # -- the worker -----------------------------------------------------------------------
     def _work(self) -> None:
-        # The worker keeps normal priority on purpose: a lowered (niced) worker that is
-        # descheduled while it holds the GIL would keep the clock thread waiting for it, and a
-        # real-time one (inherited by accident) could starve a non-real-time JACK server.
-        _normal_priority()
+        # Normal priority unless told otherwise: a lowered (niced) worker that is descheduled
+        # while it holds the GIL would keep the clock thread waiting for it, and a real-time one
+        # doing the model's work (inherited by accident) could starve a non-real-time JACK server.
+        self.priority()
         try:
             while True:
                 with self._cond:
@@ -212,7 +219,8 @@ class Composer:
 def make_composer(generator: Generator, *, mood_now: MoodSource, seed: int | None = None, latent_step: float = 0.35,
                   threshold: float | None = None, guide: int = 1, lookahead: int = 2, morph_bars: int = 0,
                   include_current: bool = False, background: bool = True, walk: Walk | None = None,
-                  opening: StepContext | None = None, worker: WorkerSpec | None = None) -> Composer:
+                  opening: StepContext | None = None, worker: WorkerSpec | None = None,
+                  priority: Callable[[], object] | None = None) -> Composer:
     """The composer ``livegan run`` and ``livegan render`` both use, wired from their options.
 
     walk : latents per phrase (default: a :class:`~livegan.generation.latent.LatentWalk` from ``seed``).
@@ -231,7 +239,7 @@ def make_composer(generator: Generator, *, mood_now: MoodSource, seed: int | Non
         chooser = MoodGuide(generator.info, guide, seed=seed) if guide > 1 else None
         runtime = runtime_for(generator, walk=walk, guide=chooser, threshold=threshold, opening=opening)
     return Composer(runtime, mood_now=mood_now, lookahead=lookahead, background=background, morph_bars=morph_bars,
-                    include_current=include_current)
+                    include_current=include_current, priority=priority)
 
 
 def _normal_priority() -> None:

@@ -79,8 +79,8 @@ class ProcessRuntime:
         context = self._contexts.before(index) if self._contexts is not None else None
         try:
             self._conn.send(("make", index, morph, context))
-        except (BrokenPipeError, OSError):
-            raise WorkerDied(f"the generation worker died (exit code {self._process.exitcode})") from None
+        except OSError:  # BrokenPipeError, ConnectionResetError: the worker is gone
+            raise WorkerDied(self._died()) from None
         kind, value = self._receive(timeout=None)
         if kind == "error":
             raise RuntimeError(f"the generation worker failed: {value}")
@@ -116,16 +116,20 @@ class ProcessRuntime:
     def _receive(self, timeout: float | None) -> tuple[str, Any]:
         """The worker's next reply; waits in the pipe (no interpreter lock held) and notices a dead worker."""
         waited = 0.0
-        while not self._conn.poll(0.25):
-            waited += 0.25
-            if not self._process.is_alive():
-                raise WorkerDied(f"the generation worker died (exit code {self._process.exitcode})")
-            if timeout is not None and waited >= timeout:
-                raise WorkerDied(f"the generation worker did not answer within {timeout:.0f} s")
         try:
+            while not self._conn.poll(0.25):
+                waited += 0.25
+                if not self._process.is_alive():
+                    raise WorkerDied(self._died())
+                if timeout is not None and waited >= timeout:
+                    raise WorkerDied(f"the generation worker did not answer within {timeout:.0f} s")
             return self._conn.recv()
-        except EOFError:
-            raise WorkerDied(f"the generation worker died (exit code {self._process.exitcode})") from None
+        except (EOFError, OSError):  # a killed worker's pipe ends, or is reset mid-message (ConnectionResetError)
+            raise WorkerDied(self._died()) from None
+
+    def _died(self) -> str:
+        self._process.join(timeout=1.0)  # its exit code, once the kernel has it
+        return f"the generation worker died (exit code {self._process.exitcode})"
 
 
 def serve(spec: WorkerSpec, composing: _Composing, conn) -> None:

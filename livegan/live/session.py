@@ -26,6 +26,7 @@ from livegan.timing.transport import InternalTransport, MidiClockFollower
 
 log = logging.getLogger(__name__)
 
+CLOCK_PRIORITY, COMPOSER_PRIORITY = 10, 5  # SCHED_FIFO priorities of the clock and composer threads
 REALTIME_TYPES = frozenset({"clock", "start", "continue", "stop", "songpos"})
 
 
@@ -69,7 +70,8 @@ class LiveSession:
         self.composer = make_composer(generator, mood_now=self.mood_now, seed=options.seed, latent_step=options.latent_step,
                                       threshold=options.threshold, guide=options.guide, lookahead=options.lookahead,
                                       morph_bars=options.morph_bars, include_current=options.switch == "beat",
-                                      background=options.background, worker=worker)
+                                      background=options.background, worker=worker,
+                                      priority=self._composer_priority if options.realtime and worker else None)
         if options.clock == "external":
             self.transport = MidiClockFollower(clock, self.info.steps_per_beat)
         elif options.clock == "link":
@@ -81,6 +83,12 @@ class LiveSession:
         send_clock = options.send_clock and options.clock == "internal"
         self.sequencer = Sequencer(self.composer, tracker=self.tracker, transport=self.transport, info=self.info,
                                    on_bar=on_bar, switch=options.switch, send_clock=send_clock, muted=self.muted_now)
+
+    @staticmethod
+    def _composer_priority() -> None:
+        """Real-time, below the clock thread: the composer thread holds the lock only briefly (the worker
+        process does the work), and must not be preempted holding it by the machine's other load."""
+        try_realtime(COMPOSER_PRIORITY)
 
     def mood_now(self) -> tuple[int, Mood]:
         """(version, mood) the controls ask for now: a pure function of what was recorded."""
@@ -116,7 +124,7 @@ class LiveSession:
                 raise RuntimeError(f"the first bar was not generated within {self.options.ready_timeout:.0f} s")
             if self.options.realtime:
                 # Only now: threads started after this would inherit the real-time policy.
-                if try_realtime():
+                if try_realtime(CLOCK_PRIORITY):
                     log.info("clock thread: real-time priority (SCHED_FIFO)")
                 else:
                     log.info("clock thread: normal priority; real-time scheduling is not permitted here "

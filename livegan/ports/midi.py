@@ -132,9 +132,13 @@ def open_output(name: str, api: str | None, existing: bool = False) -> mido.port
 
 
 def open_input(name: str, api: str | None, on_message: Callable[[mido.Message, float], None],
-               virtual: bool) -> PolledInput:
+               virtual: bool, priority: Callable[[], object] | None = None) -> PolledInput:
     """Open input ``name`` (virtual, or an existing port by prefix); ``on_message(msg, arrival)`` is
-    called from LiveGAN's polling thread, ``arrival`` in :func:`time.perf_counter` seconds."""
+    called from LiveGAN's polling thread, ``arrival`` in :func:`time.perf_counter` seconds.
+
+    priority : called first in the polling thread to set its scheduling (``livegan run``: real-time,
+        below the clock thread, so that it is never preempted holding the interpreter lock).
+    """
     api = api or default_api()
     rtapi = _rtapi(api)
     import rtmidi
@@ -158,7 +162,7 @@ def open_input(name: str, api: str | None, on_message: Callable[[mido.Message, f
     except Exception as exc:  # rtmidi raises SystemError or its own errors when JACK/ALSA is absent
         raise UserError(f"cannot open MIDI input '{name}' through '{api}' ({exc}); is the server (JACK, ALSA) running?") from None
     midi_in.ignore_types(sysex=True, timing=False, active_sense=True)  # MIDI clock is needed to follow a DAW
-    return PolledInput(midi_in, shown, on_message)
+    return PolledInput(midi_in, shown, on_message, priority=priority)
 
 
 class PolledInput:
@@ -172,8 +176,10 @@ class PolledInput:
     """
 
     def __init__(self, midi_in, name: str, on_message: Callable[[mido.Message, float], None],
-                 interval: float = POLL_SECONDS, clock: Callable[[], float] = time.perf_counter) -> None:
+                 interval: float = POLL_SECONDS, clock: Callable[[], float] = time.perf_counter,
+                 priority: Callable[[], object] | None = None) -> None:
         self.name = name
+        self.priority = priority
         self.on_message = on_message
         self.interval = interval
         self.clock = clock
@@ -183,6 +189,8 @@ class PolledInput:
         self._thread.start()
 
     def _run(self) -> None:
+        if self.priority is not None:
+            self.priority()
         last_read = previous = self.clock()
         while not self._stopped:
             now = self.clock()
