@@ -117,3 +117,22 @@ def test_data_build_on_the_command_line_writes_a_dataset(tmp_path, capsys):
         main(["data", "build", str(tmp_path / "missing"), "-o", str(out)])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_chorales_read_as_voices_keep_onsets_and_fermatas_and_save_them(tmp_path):
+    grid = DataConfig(lowest_pitch=36, n_pitches=48, monophonic=True)
+    data = build_dataset(["music21:chorales"], grid, limit=4)
+    assert data.onsets is not None and data.fermatas is not None and data.fermatas.shape == (len(data), 4, 16)
+    assert data.phrases.sum(-1).max() == 1, "one pitch or a rest per voice and step"
+    assert (data.onsets <= data.phrases).all() and data.onsets.any()
+    held = data.phrases & ~data.onsets  # steps that continue a note
+    assert held.sum() > data.onsets.sum(), "chorale notes last longer than a 16th"
+    assert data.fermatas.any(), "chorales mark their cadences with fermatas"
+    again = load_phrases(data.save(tmp_path / "voices.npz"))
+    assert (again.onsets == data.onsets).all() and (again.fermatas == data.fermatas).all() and again.grid.monophonic
+
+
+def test_voices_are_read_only_from_the_corpus(tmp_path):
+    emopia_midi(tmp_path / "song.mid")
+    with pytest.raises(UserError, match="monophonic"):
+        build_dataset([str(tmp_path)], DataConfig(monophonic=True))

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 @click.command(help="Train a mood-conditioned generator (needs torch).")
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="Dataset from 'livegan data build'.")
-@click.option("--arch", type=click.Choice(["musegan", "lstm", "vae"]), default=None,
+@click.option("--arch", type=click.Choice(["musegan", "lstm", "vae", "coconet"]), default=None,
               help="Architecture: musegan (GAN, phrase by phrase), lstm (step by step), vae (phrases, with an encoder). "
                    "Default: the config's arch, else musegan.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,

@@ -2,7 +2,7 @@
 
 Read from a TOML file (``configs/musegan.toml``, ``configs/lstm.toml``,
 ``configs/vae.toml``): a top-level ``arch`` (``musegan``, the default, ``lstm`` or
-``vae``) and three tables, ``[data]``, ``[model]`` and ``[train]``. The ``[model]``
+``vae``, ``coconet``) and three tables, ``[data]``, ``[model]`` and ``[train]``. The ``[model]``
 table's fields depend on ``arch`` (:class:`ModelConfig`, :class:`LstmConfig`,
 :class:`VaeConfig`); ``[data]`` and ``[train]`` are shared, and the GAN-only train
 fields (``lr_d``, ``gp_weight``, ``d_steps``, ``mode_weight``, ``diversity_weight``, ``aux_weight``)
@@ -23,7 +23,7 @@ from livegan.music.dataset import DataConfig, check_range
 from livegan.shipped import config_file
 
 DEFAULT_CONFIG = config_file("musegan.toml")
-ARCHS = ("musegan", "lstm", "vae")
+ARCHS = ("musegan", "lstm", "vae", "coconet")
 
 
 @dataclass(frozen=True)
@@ -102,13 +102,33 @@ class VaeConfig:
         return self.latent
 
 
-MODEL_CONFIGS: dict[str, type] = {"musegan": ModelConfig, "lstm": LstmConfig, "vae": VaeConfig}
+@dataclass(frozen=True)
+class CoconetConfig:
+    """The infilling convolutional model of voices (``arch = "coconet"``): its width, depth and mood dropout."""
+
+    arch: ClassVar[str] = "coconet"
+    channels: int = 48
+    blocks: int = 8              # residual blocks of two dilated 3x3 convolutions each
+    mood_dropout: float = 0.15   # share of training phrases shown without their mood (known = 0)
+
+    def __post_init__(self) -> None:
+        check_range("model.channels", self.channels, 1, 1024)
+        check_range("model.blocks", self.blocks, 1, 64)
+        _check_number("model.mood_dropout", self.mood_dropout, 0.0, 1.0, high_open=True)
+
+    def latent_size(self, n_tracks: int) -> int:
+        """An infilling model has no latent: its randomness is the sampler's (1 fills the contract's field)."""
+        return 1
+
+
+MODEL_CONFIGS: dict[str, type] = {"musegan": ModelConfig, "lstm": LstmConfig, "vae": VaeConfig, "coconet": CoconetConfig}
 # [train] defaults that differ from MuseGAN's, used when a config file leaves them out.
 ARCH_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "lstm": {"lr_g": 0.001, "betas": (0.9, 0.999), "grad_clip": 1.0},
     "vae": {"lr_g": 0.001, "betas": (0.9, 0.999)},
+    "coconet": {"lr_g": 0.001, "betas": (0.9, 0.999), "grad_clip": 1.0},
 }
-AnyModelConfig = ModelConfig | LstmConfig | VaeConfig
+AnyModelConfig = ModelConfig | LstmConfig | VaeConfig | CoconetConfig
 
 
 @dataclass(frozen=True)
@@ -170,7 +190,7 @@ class Config:
 
     @property
     def arch(self) -> str:
-        """``musegan``, ``lstm`` or ``vae``."""
+        """``musegan``, ``lstm``, ``vae`` or ``coconet``."""
         return self.model.arch
 
     def to_dict(self) -> dict[str, Any]:

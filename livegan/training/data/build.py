@@ -18,7 +18,7 @@ from livegan.errors import UserError
 from livegan.model.contract import Track
 from livegan.music.dataset import DataConfig, PhraseSet
 from livegan.training.data import labels as lab
-from livegan.training.data.phrases import cut_phrases
+from livegan.training.data.phrases import cut_phrases, cut_voices
 from livegan.training.data.song import LPD5_TRACKS, SATB_TRACKS, Song
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,13 @@ def source_kind(source: str) -> tuple[str, tuple[Track, ...]]:
 def read_songs(source: str, grid: DataConfig, limit: int | None = None) -> Iterator[Song]:
     """The songs of one source, on the grid of ``grid.steps_per_beat`` steps a quarter note."""
     kind, _ = source_kind(source)
+    if grid.monophonic and kind != "music21":
+        raise UserError(f"source '{source}' has no voices to read one by one: data.monophonic = true needs "
+                        "'music21:chorales' or 'music21:quartets'")
     if kind == "music21":
         from livegan.training.data.corpus import read_corpus
 
-        return read_corpus(source, grid.steps_per_beat, limit)
+        return read_corpus(source, grid.steps_per_beat, limit, monophonic=grid.monophonic)
     if kind == "lpd":
         from livegan.training.data.lpd import read_lpd_folder
 
@@ -102,9 +105,15 @@ def _labelled(songs: Iterable[Song], labels: str, table: dict[str, tuple[float, 
 
 def _assemble(songs: list[Song], grid: DataConfig, tracks: tuple[Track, ...], sources: list[str],
               labels: str) -> PhraseSet:
-    chunks, given, song_index, starts, qpms = [], [], [], [], []
+    chunks, given, song_index, starts, qpms, onsets, fermatas = [], [], [], [], [], [], []
     for index, song in enumerate(songs):
         phrases, first_bars = cut_phrases(song, grid)
+        if grid.monophonic:  # a voice leaving the pitch window would fall silent: keep whole voices only
+            whole = [_inside(song, grid, b) for b in first_bars]
+            phrases, first_bars = phrases[whole], first_bars[whole]
+            struck, marks = cut_voices(song, grid, first_bars)
+            onsets.append(struck)
+            fermatas.append(marks)
         chunks.append(phrases)
         given.extend([song.label] * len(phrases))
         song_index.extend([index] * len(phrases))
@@ -117,7 +126,16 @@ def _assemble(songs: list[Song], grid: DataConfig, tracks: tuple[Track, ...], so
     values = compute_labels(phrases, np.array(qpms), grid, drums, given)
     meta = {"sources": sources, "label_mode": labels, "n_songs": len(songs),
             "computed_labels": int(sum(g is None for g in given)), "label_rule": LABEL_RULE}
-    return PhraseSet(phrases, values, np.array(song_index), np.array(starts), [s.name for s in songs], grid, tracks, meta)
+    return PhraseSet(phrases, values, np.array(song_index), np.array(starts), [s.name for s in songs], grid, tracks, meta,
+                     np.concatenate(onsets) if grid.monophonic else None,
+                     np.concatenate(fermatas) if grid.monophonic else None)
+
+
+def _inside(song: Song, grid: DataConfig, first_bar: int) -> bool:
+    """Whether every note of the phrase starting at ``first_bar`` lies inside the pitch window."""
+    steps = slice(first_bar * grid.steps_per_bar, first_bar * grid.steps_per_bar + grid.phrase_steps)
+    sounding = song.roll[:, steps].any(axis=(0, 1))
+    return not sounding[:grid.lowest_pitch].any() and not sounding[grid.lowest_pitch + grid.n_pitches:].any()
 
 
 LABEL_RULE = ("valence: best-major minus best-minor Krumhansl-Kessler key correlation of the phrase's "

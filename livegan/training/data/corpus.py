@@ -44,8 +44,11 @@ def corpus_paths(collection: str) -> list[Any]:
     return sorted(paths, key=str)
 
 
-def read_corpus(spec: str, steps_per_beat: int, limit: int | None = None) -> Iterator[Song]:
-    """Songs of the collections named in ``spec``; pieces that do not fit are skipped with a debug log."""
+def read_corpus(spec: str, steps_per_beat: int, limit: int | None = None, monophonic: bool = False) -> Iterator[Song]:
+    """Songs of the collections named in ``spec``; pieces that do not fit are skipped with a debug log.
+
+    ``monophonic``: each part is one voice, notes keep their onsets, fermatas are kept.
+    """
     from music21 import corpus
 
     for collection in parse_spec(spec):
@@ -56,7 +59,7 @@ def read_corpus(spec: str, steps_per_beat: int, limit: int | None = None) -> Ite
             except Exception as exc:  # a corpus file music21 itself cannot read (music21 raises many kinds)
                 log.warning("skipping corpus file %s: music21 cannot read it (%s)", _short_name(path), exc)
                 continue
-            song = score_to_song(score, _short_name(path), steps_per_beat)
+            song = score_to_song(score, _short_name(path), steps_per_beat, monophonic)
             if song is not None:
                 yield song
 
@@ -66,19 +69,25 @@ def _short_name(path: Any) -> str:
     return "/".join(parts[-2:])
 
 
-def score_to_song(score: Any, name: str, steps_per_beat: int) -> Song | None:
-    """A four-part music21 score in four-quarter bars -> a :class:`Song`, or ``None`` when it does not fit."""
+def score_to_song(score: Any, name: str, steps_per_beat: int, monophonic: bool = False) -> Song | None:
+    """A four-part music21 score in four-quarter bars -> a :class:`Song`, or ``None`` when it does not fit.
+
+    A fermata marks the steps of the note it stands over (in any part).
+    """
     parts = list(score.parts)
     if len(parts) != len(SATB_TRACKS) or not _four_quarter_bars(score):
         return None
     start = _first_downbeat(parts[0])
     notes: list[Note] = []
+    fermatas: set[int] = set()
     for track, part in enumerate(parts):
         for element in part.stripTies().flatten().notes:
             begin = to_step(float(element.offset) - start, steps_per_beat)
             end = to_step(float(element.offset + element.quarterLength) - start, steps_per_beat)
             notes.extend(Note(begin, end, int(p.midi), track) for p in element.pitches)
-    return song_from_notes(name, notes, len(SATB_TRACKS), _tempo(score))
+            if any(type(e).__name__ == "Fermata" for e in element.expressions):
+                fermatas.update(range(begin, end))
+    return song_from_notes(name, notes, len(SATB_TRACKS), _tempo(score), monophonic=monophonic, fermatas=fermatas)
 
 
 def _four_quarter_bars(score: Any) -> bool:

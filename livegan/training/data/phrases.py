@@ -37,6 +37,20 @@ def cut_phrases(song: Song, grid: DataConfig) -> tuple[np.ndarray, np.ndarray]:
     return (np.stack(kept) if kept else np.zeros(shape, dtype=bool)), np.array(starts, dtype=np.int32)
 
 
+def cut_voices(song: Song, grid: DataConfig, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A monophonic song's onsets and fermatas for the phrases starting at bars ``starts``.
+
+    Returns onsets bool [n, tracks, bars, steps_per_bar, n_pitches] and fermatas bool [n, bars, steps_per_bar].
+    """
+    bar, length = grid.steps_per_bar, grid.phrase_steps
+    window = song.onsets[:, :, grid.lowest_pitch:grid.lowest_pitch + grid.n_pitches]
+    onsets = [window[:, s * bar:s * bar + length].reshape(window.shape[0], grid.bars, bar, -1) for s in starts]
+    fermatas = [song.fermatas[s * bar:s * bar + length].reshape(grid.bars, bar) for s in starts]
+    shape = (0, song.roll.shape[0], grid.bars, bar, grid.n_pitches)
+    return (np.stack(onsets) if onsets else np.zeros(shape, dtype=bool),
+            np.stack(fermatas) if fermatas else np.zeros((0, grid.bars, bar), dtype=bool))
+
+
 def _keep(phrase: np.ndarray, grid: DataConfig) -> bool:
     """phrase [tracks, steps, pitches] -> whether it has enough notes and few enough silent bars."""
     onsets = phrase[:, :1].sum() + (phrase[:, 1:] & ~phrase[:, :-1]).sum()

@@ -18,6 +18,7 @@ ARCHITECTURES: dict[str, tuple[str, str]] = {
     "musegan": ("musegan-hybrid-mood", "phrase"),
     "lstm": ("lstm-step-mood", "step"),
     "vae": ("vae-conv-mood", "phrase"),
+    "coconet": ("coconet-infill-mood", "infill"),
 }
 STEP_TEMPERATURE = 1.0  # a step model is trained to give each note's probability: sample it as it is
 

@@ -10,6 +10,8 @@ The keys are MuseGAN's since the first checkpoints (``generator``, ``critic``,
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import ClassVar
 
 import numpy as np
@@ -18,7 +20,7 @@ from torch import nn
 
 from livegan.music.dataset import PhraseSet
 from livegan.training.config import Config
-from livegan.training.data.batches import BatchSource, latents
+from livegan.training.data.batches import BatchSource, VoiceBatchSource, latents
 from livegan.training.loop import distributed
 from livegan.training.loop.samples import SAMPLE_SEED, generate_probs, sample_inputs
 from livegan.training.nets.losses import (
@@ -27,9 +29,15 @@ from livegan.training.nets.losses import (
     generator_loss,
     mode_loss,
 )
+from livegan.training.nets.coconet import Coconet, draw_masks, masked_loss, meter_features
+from livegan.training.nets.coconet import to_classes as coconet_classes
+from livegan.training.nets.coconet import to_planes as coconet_planes
 from livegan.training.nets.lstm import MoodLstm, sample_phrases, teacher_inputs
 from livegan.training.nets.musegan import Critic, Generator, MoodHead
 from livegan.training.nets.vae import Vae, kl_beta, vae_loss
+
+log = logging.getLogger(__name__)
+VALIDATE_EVERY = 250  # steps between validation losses (the infilling model's)
 
 Samples = tuple[np.ndarray, np.ndarray, torch.Tensor, list[str]]  # probs, notes, mood, names (see samples.save_samples)
 
@@ -206,7 +214,103 @@ class VaeTrainer(Trainer):
         return probs, probs > 0.5, mood, names
 
 
-TRAINERS: dict[str, type[Trainer]] = {t.arch: t for t in (GanTrainer, LstmTrainer, VaeTrainer)}
+class CoconetTrainer(Trainer):
+    """The infilling model: erase cells by the tasks' masks, restore them (cross-entropy on the erased cells).
+
+    The learning rate falls from ``lr_g`` to a tenth of it along a cosine over the run.
+    """
+
+    arch = "coconet"
+
+    def __init__(self, config: Config, data: PhraseSet, ctx: distributed.Context, source: BatchSource) -> None:
+        self.voices = VoiceBatchSource(data, config.train.transpose, config.train.seed, ctx.rank)
+        super().__init__(config, data, ctx, source)
+
+    def build(self) -> dict[str, nn.Module]:
+        return {"generator": Coconet(self.config.model, self.data.grid, len(self.data.tracks))}
+
+    def step(self, step: int) -> dict[str, float]:
+        t, grid, dev = self.config.train, self.data.grid, self.ctx.device
+        pitch, onset, fermatas, mood = self.voices.batch(t.batch_size, step)
+        rng = self.voices.rng(step, salt=1)
+        n, v, steps = pitch.shape
+        mask = draw_masks(n, v, steps, grid.steps_per_bar, rng)
+        known = (rng.random(n) >= self.config.model.mood_dropout).astype(np.float32)
+        mood_in = np.concatenate([mood * known[:, None], known[:, None]], axis=1)
+        meter = np.stack([meter_features(steps, grid, f) for f in fermatas])
+        pitch_t, onset_t = torch.from_numpy(pitch).to(dev), torch.from_numpy(onset).to(dev)
+        planes = coconet_planes(pitch_t, onset_t, grid.n_pitches)
+        logits = self.modules["generator"](planes, torch.from_numpy(mask).to(dev), torch.from_numpy(meter).to(dev),
+                                           torch.from_numpy(mood_in).to(dev))
+        loss = masked_loss(logits, coconet_classes(pitch_t, onset_t, grid.n_pitches), torch.from_numpy(mask).to(dev))
+        for group in self.optimizers["opt_g"].param_groups:
+            group["lr"] = t.lr_g * (0.1 + 0.45 * (1.0 + math.cos(math.pi * min(1.0, step / t.steps))))
+        self.update(loss)
+        losses = {"ce": float(loss.detach())}
+        if step % VALIDATE_EVERY == 0 and len(self.voices.validation):
+            losses.update(self.validate())
+            log.info("step %d: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
+        return losses
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Cross-entropy on held-out pieces (the same cells every time): the next bar given three, and orderless masks."""
+        grid, model, dev = self.data.grid, self.model, self.ctx.device
+        index = self.voices.validation[:256]
+        pitch, onset, fermatas, mood = self.voices.phrases(index)
+        n, v, steps = pitch.shape
+        meter = torch.from_numpy(np.stack([meter_features(steps, grid, f) for f in fermatas])).to(dev)
+        mood_in = torch.from_numpy(np.concatenate([mood, np.ones((n, 1), np.float32)], axis=1)).to(dev)
+        pitch_t, onset_t = torch.from_numpy(pitch).to(dev), torch.from_numpy(onset).to(dev)
+        planes, classes = coconet_planes(pitch_t, onset_t, grid.n_pitches), coconet_classes(pitch_t, onset_t, grid.n_pitches)
+        next_bar = np.zeros((n, v, steps), np.float32)
+        next_bar[:, :, -grid.steps_per_bar:] = 1.0
+        orderless = draw_masks(n, v, steps, grid.steps_per_bar, np.random.default_rng(SAMPLE_SEED), weights=(1, 0, 0, 0))
+        was_training = model.training
+        model.eval()
+        out = {}
+        for name, mask in (("val_next_bar", next_bar), ("val_orderless", orderless)):
+            m = torch.from_numpy(mask).to(dev)
+            out[name] = float(masked_loss(model(planes, m, meter, mood_in), classes, m))
+        model.train(was_training)
+        return out
+
+    def samples(self) -> Samples:
+        """Phrases sampled from nothing at the preset moods (Gibbs, 64 passes), fermatas at the ends of bars 2 and 4."""
+        from livegan.generation.gibbs import Schedule, gibbs
+        from livegan.music.voices import roll_of
+
+        grid, model = self.data.grid, self.model
+        _, mood, names = sample_inputs(1)
+        n, v, steps = len(names), len(self.data.tracks), grid.phrase_steps
+        fermata = np.zeros(steps, bool)
+        for end in (2, 4):
+            fermata[end * grid.steps_per_bar - grid.steps_per_beat:end * grid.steps_per_bar] = True
+        meter = np.repeat(meter_features(steps, grid, fermata)[None], n, 0)
+        mood_in = np.concatenate([mood.numpy(), np.ones((n, 1), np.float32)], axis=1)
+        predict = torch_predict(model, self.ctx.device)
+        pitch, _ = gibbs(predict, np.zeros((n, v, steps), np.int16), np.zeros((n, v, steps), bool),
+                         np.ones((n, v, steps), bool), meter, mood_in, grid.n_pitches,
+                         np.random.default_rng(SAMPLE_SEED), Schedule(iterations=64))
+        notes = roll_of(pitch, grid.n_pitches).reshape(n, v, grid.bars, grid.steps_per_bar, grid.n_pitches)
+        return notes.astype(np.float32), notes, mood, names
+
+
+def torch_predict(model: nn.Module, device: torch.device):
+    """A numpy ``predict`` (:data:`livegan.generation.gibbs.Predict`) of a torch Coconet in eval mode."""
+
+    @torch.no_grad()
+    def predict(planes: np.ndarray, mask: np.ndarray, meter: np.ndarray, mood: np.ndarray) -> np.ndarray:
+        was_training = model.training
+        model.eval()
+        out = model(*(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device) for a in (planes, mask, meter, mood)))
+        model.train(was_training)
+        return out.cpu().numpy()
+
+    return predict
+
+
+TRAINERS: dict[str, type[Trainer]] = {t.arch: t for t in (GanTrainer, LstmTrainer, VaeTrainer, CoconetTrainer)}
 
 
 def make_trainer(config: Config, data: PhraseSet, ctx: distributed.Context, source: BatchSource) -> Trainer:
