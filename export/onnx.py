@@ -9,6 +9,8 @@ metadata key ``livegan``:
   [N, 2]) -> ``roll`` [N, T, B, S, P] probabilities in [0, 1];
 - the LSTM, runtime ``"step"``: (``frame`` [N, T, P], ``position`` [N, S], ``mood``,
   ``state`` [N, Ls]) -> (``logits`` [N, T, P], ``state_out`` [N, Ls]);
+- Coconet, runtime ``"infill"``: (``notes`` [N, V, 2, T, R], ``mask`` [N, V, T], ``meter``
+  [N, F, T], ``mood`` [N, 3]) -> ``logits`` [N, V, T, 2P + 1], with a free time axis;
 - the VAE's encoder, a sidecar ``NAME.encoder.onnx`` named by the model's
   ``encoder`` field and carrying the same metadata: (``roll`` [N, T, B, S, P] of
   0/1, ``mood``) -> ``z`` [N, Z].
@@ -37,6 +39,7 @@ from livegan.export.wrappers import (
     ExportedDecoder,
     ExportedEncoder,
     ExportedGenerator,
+    ExportedInfill,
     ExportedStep,
 )
 from torch import nn
@@ -45,6 +48,10 @@ from livegan.errors import UserError
 from livegan.model.contract import (
     ENCODER_INPUT_ROLL,
     ENCODER_OUTPUT_LATENT,
+    INFILL_INPUT_MASK,
+    INFILL_INPUT_METER,
+    INFILL_INPUT_NOTES,
+    INFILL_MOOD_SIZE,
     INPUT_LATENT,
     INPUT_MOOD,
     METADATA_KEY,
@@ -58,6 +65,7 @@ from livegan.model.contract import (
 )
 from livegan.training.config import Config
 from livegan.training.loop.checkpoint import load_checkpoint, require_parts
+from livegan.training.nets.coconet import Coconet
 from livegan.training.nets.lstm import MoodLstm
 from livegan.training.nets.musegan import Generator
 from livegan.training.nets.vae import Vae
@@ -90,7 +98,10 @@ def rebuild_parts(checkpoint: str | Path) -> Rebuilt:
     try:
         config = Config.from_dict(meta["config"], source=f"checkpoint '{checkpoint}'")
         require_parts(state, config.arch, checkpoint)
-        info = ModelInfo.from_dict(meta["info"])
+        saved = dict(meta["info"])
+        if config.data.monophonic:  # checkpoints written before tracks declared it
+            saved["tracks"] = [{**t, "monophonic": True} for t in saved["tracks"]]
+        info = ModelInfo.from_dict(saved)
         return _build(config, info, state["generator"])
     except (KeyError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0][:160]
@@ -103,6 +114,10 @@ def _build(config: Config, info: ModelInfo, weights: dict[str, torch.Tensor]) ->
         lstm = MoodLstm(config.model, config.data, n_tracks)
         lstm.load_state_dict(weights)
         return Rebuilt(ExportedStep(lstm), info)
+    if config.arch == "coconet":
+        coconet = Coconet(config.model, config.data, n_tracks)
+        coconet.load_state_dict(weights)
+        return Rebuilt(ExportedInfill(coconet), info)
     if config.arch == "vae":
         vae = Vae(config.model, config.data, n_tracks)
         vae.load_state_dict(weights)
@@ -181,6 +196,9 @@ def _write_checked(module: nn.Module, info: ModelInfo, path: Path, out: Path, en
     elif info.runtime == "step":
         _export_graph(module, _step_example(info), [STEP_INPUT_FRAME, STEP_INPUT_POSITION, INPUT_MOOD, STEP_INPUT_STATE],
                       [STEP_OUTPUT_LOGITS, STEP_OUTPUT_STATE], path)
+    elif info.runtime == "infill":
+        _export_graph(module, _infill_example(info), list(INFILL_INPUTS), [STEP_OUTPUT_LOGITS], path,
+                      time_axes={INFILL_INPUT_NOTES: 3, INFILL_INPUT_MASK: 2, INFILL_INPUT_METER: 2, STEP_OUTPUT_LOGITS: 2})
     else:
         _export_graph(module, (torch.randn(2, info.latent_size), torch.zeros(2, 2)), [INPUT_LATENT, INPUT_MOOD],
                       [OUTPUT_ROLL], path)
@@ -189,6 +207,8 @@ def _write_checked(module: nn.Module, info: ModelInfo, path: Path, out: Path, en
         return check_encoder_parity(module, path, info, target=out.with_name(info.encoder))
     if info.runtime == "step":
         return check_step_parity(module, path, info, target=out)
+    if info.runtime == "infill":
+        return check_infill_parity(module, path, info, target=out)
     return check_parity(module, path, info, target=out)
 
 
@@ -213,13 +233,31 @@ def _step_example(info: ModelInfo, batch: int = 2) -> tuple[torch.Tensor, ...]:
     return frame, position, torch.zeros(batch, 2), torch.zeros(batch, info.latent_size)
 
 
+INFILL_INPUTS = (INFILL_INPUT_NOTES, INFILL_INPUT_MASK, INFILL_INPUT_METER, INPUT_MOOD)
+
+
+def _infill_example(info: ModelInfo, batch: int = 2, bars: int | None = None, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Random well-formed inputs of an infill model: one-hot cells, half of them masked, ``bars`` bars (default: the window)."""
+    gen = torch.Generator().manual_seed(seed)
+    v, rows, steps = len(info.tracks), info.n_pitches + 1, (bars or info.bars) * info.steps_per_bar
+    sounding = torch.nn.functional.one_hot(torch.randint(0, rows, (batch, v, steps), generator=gen), rows).float()
+    struck = sounding * (torch.rand(batch, v, steps, 1, generator=gen) < 0.3).float()
+    notes = torch.stack([sounding, struck], dim=2)
+    mask = (torch.rand(batch, v, steps, generator=gen) < 0.5).float()
+    meter = torch.rand(batch, info.steps_per_beat + info.beats_per_bar + 1, steps, generator=gen).round()
+    mood = torch.cat([torch.rand(batch, 2, generator=gen) * 2 - 1, torch.ones(batch, INFILL_MOOD_SIZE - 2)], dim=1)
+    return notes, mask, meter, mood
+
+
 def _encoder_example(info: ModelInfo, batch: int = 2) -> tuple[torch.Tensor, ...]:
     return torch.zeros(batch, *info.roll_shape), torch.zeros(batch, 2)
 
 
 def _export_graph(module: nn.Module, example: tuple[torch.Tensor, ...], inputs: list[str], outputs: list[str],
-                  out: Path) -> None:
+                  out: Path, time_axes: dict[str, int] | None = None) -> None:
     axes = {name: {0: "batch"} for name in (*inputs, *outputs)}
+    for name, axis in (time_axes or {}).items():
+        axes[name][axis] = "steps"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(module, example, str(out), input_names=inputs, output_names=outputs, dynamic_axes=axes,
@@ -292,6 +330,19 @@ def check_step_parity(module: nn.Module, path: Path, info: ModelInfo, batch: int
     return _agree(expected, got, target or path)
 
 
+def check_infill_parity(module: nn.Module, path: Path, info: ModelInfo, target: Path | None = None) -> float:
+    """An infill model: max |torch - ONNX Runtime| of the logits on random cells, over the trained window
+    and over windows of one and two bars (the time axis is free); UserError above :data:`TOLERANCE`."""
+    session = _session(path)
+    expected, got = [], []
+    for seed, bars in enumerate((None, 1, 2)):
+        inputs = _infill_example(info, batch=3, bars=bars, seed=seed + 1)
+        with torch.no_grad():
+            expected.append(module(*inputs).numpy())
+        got += session.run([STEP_OUTPUT_LOGITS], {n: x.numpy() for n, x in zip(INFILL_INPUTS, inputs)})
+    return _agree(expected, got, target or path)
+
+
 def check_encoder_parity(module: nn.Module, path: Path, info: ModelInfo, batch: int = 5, seed: int = 0,
                          target: Path | None = None) -> float:
     """An encoder: max |torch - ONNX Runtime| of z on random sparse 0/1 rolls; UserError above :data:`TOLERANCE`."""
@@ -312,6 +363,17 @@ def check_loads(path: Path, info: ModelInfo) -> None:
     from livegan.model.engine import OnnxEncoder, load_model
 
     model = load_model(path)
+    if info.runtime == "infill":
+        from livegan.generation.gibbs import Schedule, gibbs
+
+        v, steps = len(info.tracks), info.bars * info.steps_per_bar
+        meter = np.zeros((1, info.steps_per_beat + info.beats_per_bar + 1, steps), np.float32)
+        pitch, _ = gibbs(model.predict, np.zeros((1, v, steps), np.int16), np.zeros((1, v, steps), bool),
+                         np.ones((1, v, steps), bool), meter, np.array([[0.0, 0.0, 1.0]], np.float32), info.n_pitches,
+                         np.random.default_rng(0), Schedule(iterations=2))
+        if pitch.shape != (1, v, steps):
+            raise UserError(f"'{path}' loads in the daemon but samples shape {pitch.shape}, expected {(1, v, steps)}")
+        return
     rng = np.random.default_rng(0)
     latents = {spec.name: rng.standard_normal((1, *spec.shape)).astype(np.float32) for spec in model.latents}
     mood = np.zeros((1, 2), dtype=np.float32)

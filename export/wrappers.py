@@ -4,6 +4,7 @@
 - :class:`ExportedDecoder` / :class:`ExportedEncoder` (VAE): the decoder plays like a
   generator; the encoder is the sidecar that reads a clip.
 - :class:`ExportedStep` (LSTM): one time step, its state in and out.
+- :class:`ExportedInfill` (Coconet): the logits of every cell given the known ones.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from livegan.training.nets.coconet import Coconet
 from livegan.training.nets.lstm import MoodLstm
 from livegan.training.nets.musegan import Generator
 from livegan.training.nets.vae import Decoder, Encoder
@@ -68,3 +70,18 @@ class ExportedGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, mood: torch.Tensor) -> torch.Tensor:
         return (self.generator(z, mood.clamp(-1.0, 1.0)) + 1.0) * 0.5
+
+
+class ExportedInfill(nn.Module):
+    """What the daemon runs (runtime ``"infill"``): the class logits of every cell of a window.
+
+    (notes [N, V, 2, T, R], mask [N, V, T], meter [N, F, T], mood [N, 3]) -> logits [N, V, T, 2P + 1].
+    """
+
+    def __init__(self, model: Coconet) -> None:
+        super().__init__()
+        self.model = model
+        self.eval()  # batch norm uses its running statistics; the exporter restores this mode
+
+    def forward(self, notes: torch.Tensor, mask: torch.Tensor, meter: torch.Tensor, mood: torch.Tensor) -> torch.Tensor:
+        return self.model(notes, mask, meter, mood.clamp(-1.0, 1.0))

@@ -110,7 +110,7 @@ def test_temperature_below_one_plays_the_likely_notes_above_one_the_unlikely(ste
 
 
 def test_temperature_on_a_phrase_model_is_one_line_that_says_what_to_use(tmp_path):
-    with pytest.raises(UserError, match=r"--temperature applies to step models .* use --threshold instead"):
+    with pytest.raises(UserError, match=r"--temperature applies to step \(LSTM\) and infill \(Coconet\) models.* use --threshold instead"):
         set_temperature(load_model(build_model(tmp_path / "m.onnx")), 0.5)
 
 
@@ -320,7 +320,7 @@ def test_render_continue_carries_on_from_a_clip_with_a_step_model(tmp_path, caps
 
 @pytest.mark.parametrize("kind, extra, message", [
     ("gan", ["--continue", "{clip}"], r"gan.onnx' \(test-linear\) has no encoder, so it cannot vary a clip"),
-    ("gan", ["--temperature", "0.5"], r"--temperature applies to step models"),
+    ("gan", ["--temperature", "0.5"], r"--temperature applies to step \(LSTM\) and infill"),
     ("vae", ["--continue", "{missing}"], r"clip '.*missing.mid' does not exist"),
 ])
 def test_render_refuses_what_a_model_cannot_do_in_one_line_with_exit_2(tmp_path, capsys, kind, extra, message):

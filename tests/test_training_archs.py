@@ -84,7 +84,7 @@ def test_an_arch_alone_gets_that_archs_defaults():
 
 
 @pytest.mark.parametrize("body, words", [
-    ('arch = "gru"\n', "arch must be one of musegan, lstm, vae, got 'gru'"),
+    ('arch = "gru"\n', "arch must be one of musegan, lstm, vae, coconet, got 'gru'"),
     ('arch = "lstm"\n[model]\nz_shared = 8\n', "unknown field.*model.z_shared"),
     ('arch = "lstm"\n[model]\nhidden = 0\n', r"model.hidden must be an integer in \[1, 4096\], got 0"),
     ('arch = "lstm"\n[model]\ndropout = 1.0\n', r"model.dropout must be a number in \[0.0, 1.0\), got 1.0"),

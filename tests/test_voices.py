@@ -78,3 +78,10 @@ def test_a_monophonic_roll_and_its_onsets_read_back_as_voices(with_onsets):
     assert (back[0] == pitch).all()
     expected = onset if with_onsets else np.array([[True, False, False, True, False]])  # no onsets: a run is one note
     assert (back[1] == expected).all()
+
+
+def test_a_batch_of_voice_grids_reads_time_along_its_last_axis():
+    pitch = np.array([[[4, 4, 4], [4, 4, 4]]], np.int16)  # [N=1, V=2, T=3]: two voices on one pitch, held
+    onset = np.array([[[True, False, False], [True, False, False]]])
+    assert (well_formed(pitch, onset)[1] == onset).all(), "a voice is not 'struck' because the voice above sounds the same"
+    assert (to_classes(pitch, onset, P)[0, 1] == [4, P + 4, P + 4]).all()

@@ -35,8 +35,12 @@ def export(checkpoint: Path, output: Path, trained_on: str | None, threshold: fl
     if info.runtime == "step":
         shape = (f"runtime step ({info.architecture}): {len(info.tracks)} tracks x {info.n_pitches} pitches a step, "
                  f"{info.steps_per_bar} steps a bar, state {info.latent_size}")
+    elif info.runtime == "infill":
+        shape = (f"runtime infill ({info.architecture}): {len(info.tracks)} monophonic voices x {info.n_pitches} pitches, "
+                 f"a window of {info.bars} bars x {info.steps_per_bar} steps, {info.iterations} Gibbs passes a bar")
     else:
         shape = (f"runtime phrase ({info.architecture}): {len(info.tracks)} tracks x {info.bars} bars x "
                  f"{info.steps_per_bar} steps x {info.n_pitches} pitches, latent {info.latent_size}")
     encoder = f"; encoder {output.with_name(info.encoder)}" if info.encoder else ""
-    click.echo(f"wrote {output}: {shape}{encoder}; threshold {info.threshold:.3f}; checked against torch and the engine")
+    threshold_text = f"; threshold {info.threshold:.3f}" if info.runtime == "phrase" else f"; temperature {info.temperature:g}"
+    click.echo(f"wrote {output}: {shape}{encoder}{threshold_text}; checked against torch and the engine")

@@ -38,10 +38,10 @@ log = logging.getLogger("livegan")
 @click.option("--moods", "moods_file", type=click.Path(path_type=Path), default=None, help="Mood presets TOML (default: the shipped one).")
 @click.option("--bpm", type=click.FloatRange(20, 400), default=120.0, show_default=True, help="Tempo in beats per minute.")
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
-@click.option("--guide", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Mood guidance, as livegan run's: play the best fitting of this many candidate phrases (1: off).")
+@click.option("--guide", type=click.IntRange(1, 64), default=None,
+              help="Mood guidance, as livegan run's: play the best fitting of this many candidate phrases (1: off; default: 8, or 1 for an infill model).")
 @click.option("--temperature", type=click.FloatRange(0.05, 10), default=None,
-              help="Sampling temperature of a step model (LSTM; default: the model's).")
+              help="Sampling temperature of a step or infill model (LSTM, Coconet; default: the model's).")
 @click.option("--continue", "clip_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Start from your MIDI clip: a VAE plays variations of it, a step model (LSTM) continues it.")
 @click.option("--variation", type=click.FloatRange(0, 2), default=0.5, show_default=True,
@@ -53,10 +53,11 @@ log = logging.getLogger("livegan")
 @click.option("--sample-rate", type=click.IntRange(8000, 192000), default=44100, show_default=True, help="WAV sample rate in Hz.")
 def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, schedule: str | None,
            valence: float | None, arousal: float | None, morph_bars: int, seed: int | None, model: Path | None,
-           moods_file: Path | None, bpm: float, threshold: float | None, guide: int, temperature: float | None,
+           moods_file: Path | None, bpm: float, threshold: float | None, guide: int | None, temperature: float | None,
            clip_path: Path | None, variation: float, device: str,
            soundfont: Path | None, sample_rate: int) -> None:
     """Render a piece to MIDI (and WAV, PNG): the notes ``livegan run`` plays with the same options."""
+    from livegan.generation.guide import default_candidates
     from livegan.model.engine import load_model, set_temperature
     from livegan.model.locate import model_path
     from livegan.mood.presets import load_moods
@@ -71,6 +72,7 @@ def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, s
     if temperature is not None:
         set_temperature(generator, temperature)
     warm = generator.warm_up()  # lazy initialisation is not part of the render speed
+    guide = default_candidates(generator.info) if guide is None else guide
     if seed is None:
         seed = secrets.randbelow(2**31)
         log.info("seed %d (pass --seed %d to render this piece again)", seed, seed)

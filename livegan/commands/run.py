@@ -44,10 +44,11 @@ CLOSE_TIMEOUT_SECONDS = 5.0  # closing the ports takes milliseconds; longer mean
 @click.option("--lookahead", type=click.IntRange(1, 16), default=2, show_default=True, help="Bars generated ahead of the playhead.")
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
 @click.option("--temperature", type=click.FloatRange(0.05, 10), default=None,
-              help="Sampling temperature of a step model (LSTM; default: the model's); below 1 is safer, above 1 wilder.")
-@click.option("--guide", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Sampling temperature of a step or infill model (LSTM, Coconet; default: the model's); below 1 is safer, above 1 wilder.")
+@click.option("--guide", type=click.IntRange(1, 64), default=None,
               help="Mood guidance: generate this many candidate phrases from nearby latents and play the one whose key "
-                   "and note density fit the mood best (1: play the model's phrase as it is).")
+                   "and note density fit the mood best (1: play the model's phrase as it is). Default: 8 for phrase and step "
+                   "models, 1 for an infill model (its mood is in the model).")
 @click.option("--bars", type=click.IntRange(1), default=None, help="Stop after this many bars (default: play until stopped).")
 @click.option("--clock", "clock_source", type=click.Choice(["internal", "external", "link"]), default="internal", show_default=True,
               help="external: follow MIDI clock, Start/Stop/Continue and Song Position from the input port (the DAW leads); "
@@ -71,7 +72,7 @@ CLOSE_TIMEOUT_SECONDS = 5.0  # closing the ports takes milliseconds; longer mean
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
 def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api: str | None, model: Path | None,
         device: str, bpm: float, mood_name: str | None, moods_file: Path | None, controls_file: Path | None,
-        seed: int | None, lookahead: int, threshold: float | None, temperature: float | None, guide: int,
+        seed: int | None, lookahead: int, threshold: float | None, temperature: float | None, guide: int | None,
         bars: int | None, clock_source: str, send_clock: bool,
         switch: str, morph_bars: int, record: Path | None, synth: bool, soundfont: Path | None, worker: bool, realtime: bool,
         quiet: bool, verbose: bool) -> None:
@@ -91,6 +92,10 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
         from livegan.generation.worker import WorkerSpec
 
         spec = WorkerSpec(model_path(model), "cuda" if generator.provider.startswith("CUDA") else "cpu", 1, temperature)
+    if guide is None:
+        from livegan.generation.guide import default_candidates
+
+        guide = default_candidates(generator.info)
     options = SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood,
                              guide=guide, clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars)
     code = _play(generator, presets, controls, options, Outputs(port_name, existing, api, in_name, no_input, record,

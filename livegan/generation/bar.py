@@ -3,7 +3,8 @@
 
 A model declares its runtime in its contract (``ModelInfo.runtime``): ``"phrase"`` models
 (MuseGAN, the VAE decoder) make a whole phrase from a latent in one call; ``"step"`` models
-(the LSTM) make one time step per call from a carried state. :mod:`livegan.generation.runtimes`
+(the LSTM) make one time step per call from a carried state; ``"infill"`` models (Coconet) fill in
+the unknown cells of a window of voices, sampled by Gibbs, bar by bar. :mod:`livegan.generation.runtimes`
 holds one composing strategy per runtime.
 """
 
@@ -86,4 +87,17 @@ class StepGenerator(Protocol):
         ...
 
 
-Generator = Union[PhraseGenerator, StepGenerator]
+class InfillGenerator(Protocol):
+    """An ``"infill"`` runtime model: :class:`~livegan.model.engine.OnnxInfillGenerator` is the real one."""
+
+    info: ModelInfo
+    latents: tuple[LatentSpec, ...]  # none: the sampler holds the randomness
+    iterations: int  # Gibbs passes a bar
+    temperature: float
+
+    def predict(self, notes: np.ndarray, mask: np.ndarray, meter: np.ndarray, mood: np.ndarray) -> np.ndarray:
+        """notes [N, V, 2, T, R], mask [N, V, T], meter [N, F, T], mood [N, 3] -> logits [N, V, T, 2P + 1]."""
+        ...
+
+
+Generator = Union[PhraseGenerator, StepGenerator, InfillGenerator]

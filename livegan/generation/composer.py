@@ -24,7 +24,7 @@ from collections.abc import Callable
 from livegan.generation.bar import Bar, Generator, Morph
 from livegan.generation.guide import MoodGuide
 from livegan.generation.latent import LatentWalk, Walk
-from livegan.generation.runtimes import Runtime, runtime_for
+from livegan.generation.runtimes import Runtime, VoiceContext, runtime_for
 from livegan.generation.worker import ProcessRuntime, WorkerSpec
 from livegan.model.engine import StepContext
 from livegan.mood.presets import Mood
@@ -219,13 +219,13 @@ class Composer:
 def make_composer(generator: Generator, *, mood_now: MoodSource, seed: int | None = None, latent_step: float = 0.35,
                   threshold: float | None = None, guide: int = 1, lookahead: int = 2, morph_bars: int = 0,
                   include_current: bool = False, background: bool = True, walk: Walk | None = None,
-                  opening: StepContext | None = None, worker: WorkerSpec | None = None,
+                  opening: StepContext | VoiceContext | None = None, worker: WorkerSpec | None = None,
                   priority: Callable[[], object] | None = None) -> Composer:
     """The composer ``livegan run`` and ``livegan render`` both use, wired from their options.
 
     walk : latents per phrase (default: a :class:`~livegan.generation.latent.LatentWalk` from ``seed``).
     guide : candidates per phrase for mood guidance (:mod:`livegan.generation.guide`); 1 = off.
-    opening : a step model's context before bar 0 (a clip it listened to).
+    opening : a step or infill model's context before bar 0 (a clip it listened to).
     worker : make the bars in a worker process that loads the model this way
         (:class:`~livegan.generation.worker.ProcessRuntime`; with the seeded walk only); None: in this process.
     """
@@ -237,7 +237,7 @@ def make_composer(generator: Generator, *, mood_now: MoodSource, seed: int | Non
     else:
         walk = walk or LatentWalk(generator.latents, seed=seed, step=latent_step)
         chooser = MoodGuide(generator.info, guide, seed=seed) if guide > 1 else None
-        runtime = runtime_for(generator, walk=walk, guide=chooser, threshold=threshold, opening=opening)
+        runtime = runtime_for(generator, walk=walk, guide=chooser, threshold=threshold, opening=opening, seed=seed)
     return Composer(runtime, mood_now=mood_now, lookahead=lookahead, background=background, morph_bars=morph_bars,
                     include_current=include_current, priority=priority)
 

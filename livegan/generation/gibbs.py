@@ -42,23 +42,26 @@ class Schedule:
 
 def gibbs(predict: Predict, pitch: np.ndarray, onset: np.ndarray, unknown: np.ndarray, meter: np.ndarray,
           mood: np.ndarray, n_pitches: int, rng: np.random.Generator, schedule: Schedule = Schedule(),
-          bias: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+          bias: np.ndarray | None = None, hidden: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fill the ``unknown`` cells; returns (pitch int16 [N, V, T], onset bool [N, V, T]).
 
     pitch, onset : the known cells (values under ``unknown`` are ignored).
     unknown : bool [N, V, T], the cells to make.
     bias : float32 [N, V, T, K] or broadcastable, added to the logits before sampling
         (a steer such as held chord tones); None for none.
+    hidden : bool [N, V, T], cells the model must not see and that are never drawn (bars after
+        the one being made); None for none.
     """
     pitch, onset = np.array(pitch, dtype=np.int16), np.array(onset, dtype=bool)
     unknown = np.asarray(unknown, dtype=bool)
+    hidden = np.zeros_like(unknown) if hidden is None else np.asarray(hidden, dtype=bool) & ~unknown
     if not unknown.any():
         return pitch, onset
     for n in range(schedule.iterations):
         block = unknown if n == 0 else unknown & (rng.random(unknown.shape) < schedule.share(n))
         if not block.any():
             continue
-        logits = predict(to_planes(pitch, onset, n_pitches), block.astype(np.float32), meter, mood)
+        logits = predict(to_planes(pitch, onset, n_pitches), (block | hidden).astype(np.float32), meter, mood)
         if bias is not None:
             logits = logits + bias
         drawn = sample_classes(logits, schedule.temperature, rng)

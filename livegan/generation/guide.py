@@ -28,6 +28,12 @@ DEFAULT_CANDIDATES = 8
 DEFAULT_SPREAD = 0.5
 
 
+def default_candidates(info: ModelInfo) -> int:
+    """Guidance by default: 8 candidates for phrase and step models, whose valence is weak; none for an
+    infill model, whose mood is in the model and whose bars cost a Gibbs chain each."""
+    return 1 if info.runtime == "infill" else DEFAULT_CANDIDATES
+
+
 class MoodGuide:
     """Candidate latents around the walk's, and the choice among their phrases."""
 

@@ -11,6 +11,8 @@ runtime made; it never looks at what kind of model it drives.
   phrase's end are kept.
 - :class:`StepRuntime`: one bar per call, continuing the context the bar before left
   (the bar played, or the one planned to be); remaking a bar drops the bars after it.
+- :class:`InfillRuntime`: one bar per call, sampled (Gibbs) given the voices of the bars
+  before it; kept like a step model's bars.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from typing import Protocol
 
 import numpy as np
 
-from livegan.generation.bar import Bar, Generator, Morph, PhraseGenerator, StepGenerator
+from livegan.generation.bar import Bar, Generator, InfillGenerator, Morph, PhraseGenerator, StepGenerator
 from livegan.generation.guide import MoodGuide
 from livegan.generation.latent import Walk
 from livegan.model.contract import ModelInfo
 from livegan.model.engine import StepContext
 from livegan.music.perform import perform_notes, phrase_notes, split_bars, threshold_for
+from livegan.music.roll import Note
+from livegan.music.voices import REST, meter_features, roll_of, voices_to_notes
 
 
 @dataclass(frozen=True)
@@ -71,12 +75,12 @@ class StepContexts:
     opening : the context before bar 0 (silence, or a clip the model listened to).
     """
 
-    def __init__(self, opening: StepContext) -> None:
+    def __init__(self, opening: StepContext | VoiceContext) -> None:
         self.opening = opening
-        self._after: dict[int, StepContext] = {}
+        self._after: dict[int, StepContext | VoiceContext] = {}
         self._lock = threading.Lock()  # read by make (worker thread), written by keep (under the composer's lock)
 
-    def before(self, index: int) -> StepContext:
+    def before(self, index: int) -> StepContext | VoiceContext:
         """The context bar ``index`` continues: the one after bar ``index - 1``, else the opening."""
         with self._lock:
             return self._after.get(index - 1, self.opening)
@@ -192,12 +196,123 @@ class StepRuntime:
         pass
 
 
+@dataclass(frozen=True)
+class VoiceContext:
+    """The voices an infill model's next bar continues: the bars just made, newest last.
+
+    pitch : int16 [V, bars * steps_per_bar], pitch indices or :data:`~livegan.music.voices.REST`.
+    onset : bool [V, bars * steps_per_bar].
+    bars : how many bars it holds (0 before the first bar; at most the model's window less one).
+    """
+
+    pitch: np.ndarray
+    onset: np.ndarray
+    bars: int
+
+    @classmethod
+    def empty(cls, voices: int) -> VoiceContext:
+        return cls(np.zeros((voices, 0), np.int16), np.zeros((voices, 0), bool), 0)
+
+    def then(self, pitch: np.ndarray, onset: np.ndarray, keep: int) -> VoiceContext:
+        """This context followed by one more bar, keeping the last ``keep`` bars."""
+        steps = pitch.shape[1]
+        bars = min(keep, self.bars + 1)
+        return VoiceContext(np.concatenate([self.pitch, pitch], 1)[:, -bars * steps:],
+                            np.concatenate([self.onset, onset], 1)[:, -bars * steps:], bars)
+
+
+STRENGTH = 96  # an infilled note's strength (the phrase models' onset probability x 127): velocity as the mood sets it
+DENSITY_BIAS = 1.5  # log-odds added to every struck class at density +1 (taken away at -1): the density knob
+
+
+class InfillRuntime:
+    """Bars from an infill model: each bar sampled by annealed blocked Gibbs given the bars before it.
+
+    The model sees a window of ``info.bars`` bars: the bars before (up to ``info.bars - 1``,
+    what was played or is planned to be), the bar to make, and, where fewer bars came before,
+    the bars after it left unknown (never drawn). The meter and a fermata on beat 3 of every
+    ``cadence``-th bar say where the music breathes: a cadence every two bars, as in the
+    chorales. The bar's randomness comes from (seed, bar index), so a bar remade in a new
+    mood draws the same numbers and a seed replays a stream. With guidance, ``guide.candidates``
+    chains run in one batch and the one whose window fits the mood is played.
+    """
+
+    def __init__(self, generator: InfillGenerator, *, seed: int | None, guide: MoodGuide | None = None,
+                 opening: VoiceContext | None = None, cadence: int = 2) -> None:
+        self.generator = generator
+        self.info: ModelInfo = generator.info
+        self.seed = int(np.random.default_rng().integers(2**31)) if seed is None else seed
+        self.guide = guide
+        self.cadence = cadence
+        self.contexts = StepContexts(opening if opening is not None else VoiceContext.empty(len(self.info.tracks)))
+
+    @property
+    def opening(self) -> VoiceContext:
+        return self.contexts.opening
+
+    def make(self, index: int, morph: Morph) -> Made:
+        return self.make_after(index, morph, self.contexts.before(index))
+
+    def make_after(self, index: int, morph: Morph, context: VoiceContext) -> Made:
+        """Bar ``index`` after ``context`` (pure: the same arguments make the same bar)."""
+        from livegan.generation.gibbs import Schedule, gibbs
+
+        info, mood = self.info, morph.at(index)
+        started = time.perf_counter()
+        spb, window = info.steps_per_bar, info.bars
+        before = context.bars
+        n = self.guide.candidates if self.guide is not None else 1
+        v, steps = len(info.tracks), window * spb
+        pitch = np.full((n, v, steps), REST, np.int16)
+        onset = np.zeros((n, v, steps), bool)
+        pitch[:, :, :before * spb], onset[:, :, :before * spb] = context.pitch, context.onset
+        unknown = np.zeros((n, v, steps), bool)
+        unknown[:, :, before * spb:(before + 1) * spb] = True
+        hidden = np.zeros_like(unknown)
+        hidden[:, :, (before + 1) * spb:] = True
+        meter = np.repeat(self.meter(index - before, window)[None], n, 0)
+        mood_in = np.tile(np.array([[*mood.point, 1.0]], np.float32), (n, 1))
+        bias = np.zeros(2 * info.n_pitches + 1, np.float32)
+        bias[:info.n_pitches] = DENSITY_BIAS * mood.density
+        schedule = Schedule(iterations=self.generator.iterations, temperature=self.generator.temperature)
+        pitch, onset = gibbs(self.generator.predict, pitch, onset, unknown, meter, mood_in, info.n_pitches,
+                             np.random.default_rng([self.seed, index]), schedule, bias=bias, hidden=hidden)
+        pick = 0
+        if self.guide is not None:
+            rolls = roll_of(np.where(hidden, REST, pitch), info.n_pitches).reshape(n, v, window, spb, info.n_pitches)
+            pick = self.guide.choose(rolls, *mood.point)
+        bar = slice(before * spb, (before + 1) * spb)
+        notes = [Note(x.start, x.end, x.pitch, x.track, STRENGTH)
+                 for x in voices_to_notes(pitch[pick, :, bar], onset[pick, :, bar], info.lowest_pitch)]
+        made = Bar(index, perform_notes(notes, info, mood, index), mood, morph.version, time.perf_counter() - started)
+        after = context.then(pitch[pick, :, bar], onset[pick, :, bar], keep=window - 1)
+        return Made({index: made}, {index: after})
+
+    def meter(self, first_bar: int, bars: int) -> np.ndarray:
+        """Meter features [F, bars * steps_per_bar] of the bars from ``first_bar``: a fermata on beat 3 of every cadence bar."""
+        info = self.info
+        spb, beat = info.steps_per_bar, info.steps_per_beat
+        fermatas = np.zeros(bars * spb, bool)
+        for b in range(bars):
+            if self.cadence and (first_bar + b + 1) % self.cadence == 0:
+                fermatas[b * spb + 2 * beat:b * spb + 3 * beat] = True
+        return meter_features(bars * spb, info.steps_per_beat, info.beats_per_bar, fermatas, first_bar * spb)
+
+    def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
+        return self.contexts.keep(bars, made, low)
+
+    def close(self) -> None:
+        pass
+
+
 def runtime_for(generator: Generator, *, walk: Walk, guide: MoodGuide | None = None, threshold: float | None = None,
-                opening: StepContext | None = None) -> Runtime:
-    """The strategy the model's contract declares (``info.runtime``: ``"phrase"`` or ``"step"``)."""
+                opening: StepContext | VoiceContext | None = None, seed: int | None = None) -> Runtime:
+    """The strategy the model's contract declares (``info.runtime``: ``"phrase"``, ``"step"`` or ``"infill"``)."""
     runtime = generator.info.runtime
     if runtime == "step":
         return StepRuntime(generator, walk=walk, guide=guide, threshold=threshold, opening=opening)
+    if runtime == "infill":
+        return InfillRuntime(generator, seed=seed, guide=guide, opening=opening)
     if opening is not None:
         raise ValueError("an opening context continues a step model; a phrase model starts from its latent")
     if runtime == "phrase":

@@ -172,4 +172,4 @@ def _build(spec: WorkerSpec, composing: _Composing):
     generator.warm_up()
     walk = LatentWalk(generator.latents, seed=composing.seed, step=composing.latent_step)
     guide = MoodGuide(generator.info, composing.guide, seed=composing.seed) if composing.guide > 1 else None
-    return runtime_for(generator, walk=walk, guide=guide, threshold=composing.threshold)
+    return runtime_for(generator, walk=walk, guide=guide, threshold=composing.threshold, seed=composing.seed)

@@ -29,6 +29,20 @@ carries the state across bars: what comes next continues what was played.
   at this step; the engine samples it at ``sigmoid(logits / temperature)``.
 - output ``state_out`` float32 [N, latent_size], the state to feed at the next step.
 
+``runtime = "infill"`` (Coconet): the model fills in the unknown cells of a window of
+monophonic voices given the known ones; the daemon samples it by annealed blocked Gibbs
+(``iterations`` calls a bar), each new bar given the bars before it. Every track is
+``monophonic``. A cell is one (track, step); its classes are the pitch struck, the pitch
+held and the rest (:mod:`livegan.music.voices`); R = n_pitches + 1 rows (the last: rest).
+
+- input ``notes``  float32 [N, tracks, 2, T, R], the known cells: plane 0 the pitch sounding,
+  plane 1 the pitch struck; zeros where unknown. T is any number of steps.
+- input ``mask``   float32 [N, tracks, T], 1 where a cell is unknown.
+- input ``meter``  float32 [N, steps_per_beat + beats_per_bar + 1, T]: one-hot step in the
+  beat, one-hot beat in the bar, and 1 under a fermata (where a phrase should cadence).
+- input ``mood``   float32 [N, 3], (valence, arousal, known): known 0 leaves the mood to the model.
+- output ``logits`` float32 [N, tracks, T, 2 * n_pitches + 1]: struck pitches, held pitches, rest.
+
 An ``encoder`` (the VAE's) is a second ONNX file beside the model, named by the
 metadata: input ``roll`` float32 [N, tracks, bars, steps_per_bar, n_pitches] (0 or
 1) and ``mood``; output ``z`` float32 [N, latent_size], the latent whose decoding is
@@ -55,6 +69,10 @@ INPUT_LATENT = "z"
 INPUT_MOOD = "mood"
 OUTPUT_ROLL = "roll"
 RUNTIMES = ("phrase", "step", "infill")
+INFILL_INPUT_NOTES = "notes"
+INFILL_INPUT_MASK = "mask"
+INFILL_INPUT_METER = "meter"
+INFILL_MOOD_SIZE = 3
 STEP_INPUT_FRAME = "frame"
 STEP_INPUT_POSITION = "position"
 STEP_INPUT_STATE = "state"
@@ -75,11 +93,14 @@ class Track:
 
     ``program`` is the zero-based General MIDI program (0 = Acoustic Grand Piano);
     drum tracks play on channel 10 and their program is ignored by GM receivers.
+    ``monophonic``: a voice (a chorale part, a quartet's instrument) that sounds one pitch
+    at a time; decoding never sounds two pitches in it at one step.
     """
 
     name: str
     program: int = 0
     is_drum: bool = False
+    monophonic: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,7 @@ class ModelInfo:
     runtime: str = "phrase"
     encoder: str = ""
     temperature: float = 1.0
+    iterations: int = 24  # an infill model's Gibbs passes per bar
 
     def __post_init__(self) -> None:
         _check_int("lowest_pitch", self.lowest_pitch, 0, 127)
@@ -118,6 +140,9 @@ class ModelInfo:
             raise ContractError(f"encoder must be a file name beside the model (no folders), got {self.encoder!r}")
         if not isinstance(self.temperature, (int, float)) or not 0.0 < self.temperature <= 10.0:
             raise ContractError(f"temperature must be in (0, 10], got {self.temperature!r}")
+        _check_int("iterations", self.iterations, 1, 1000)
+        if self.runtime == "infill" and not all(t.monophonic and not t.is_drum for t in self.tracks):
+            raise ContractError("an infill model's tracks must all be monophonic voices (tracks.*.monophonic = true)")
         for name, point in self.moods.items():
             if len(point) != 2 or not all(-1.0 <= float(v) <= 1.0 for v in point):
                 raise ContractError(f"moods.{name} must be [valence, arousal] in [-1, 1], got {point!r}")
@@ -166,7 +191,7 @@ class ModelInfo:
         try:
             kwargs["tracks"] = tuple(Track(**t) for t in data["tracks"])
         except TypeError as exc:
-            raise ContractError(f"tracks: each needs name, program, is_drum ({exc})") from None
+            raise ContractError(f"tracks: each needs name, program, is_drum, and may say monophonic ({exc})") from None
         kwargs["moods"] = {str(k): (float(v[0]), float(v[1])) for k, v in data.get("moods", {}).items()}
         return cls(**kwargs)
 
@@ -204,3 +229,5 @@ def _check_tracks(tracks: tuple[Track, ...]) -> None:
         raise ContractError(f"track names must be unique, got {names}")
     for t in tracks:
         _check_int(f"tracks.{t.name}.program", t.program, 0, 127)
+        if not isinstance(t.monophonic, bool) or (t.monophonic and t.is_drum):
+            raise ContractError(f"tracks.{t.name}.monophonic must be true or false, and false for drums, got {t.monophonic!r}")

@@ -18,6 +18,10 @@ from livegan.errors import UserError
 from livegan.model.contract import (
     ENCODER_INPUT_ROLL,
     ENCODER_OUTPUT_LATENT,
+    INFILL_INPUT_MASK,
+    INFILL_INPUT_METER,
+    INFILL_INPUT_NOTES,
+    INFILL_MOOD_SIZE,
     INPUT_LATENT,
     INPUT_MOOD,
     METADATA_KEY,
@@ -199,6 +203,44 @@ class OnnxStepGenerator:
         return logits, state
 
 
+class OnnxInfillGenerator:
+    """A loaded infilling model (runtime ``"infill"``, e.g. Coconet): the unknown cells' class logits given the known.
+
+    :mod:`livegan.generation.gibbs` samples it, ``info.iterations`` calls a bar; it has no latents
+    (its randomness is the sampler's).
+    """
+
+    latents: tuple[LatentSpec, ...] = ()
+
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0, _opened=None) -> None:
+        self.path = Path(path)
+        self.session, self.provider, self.info = _opened or _open_session(self.path, device, threads)
+        try:
+            if self.info.runtime != "infill":
+                raise ContractError(f"it is a '{self.info.runtime}' model, not an infill model")
+            _check_infill_tensors(self.session, self.info)
+        except ContractError as exc:
+            raise UserError(f"model file '{self.path}' does not fit LiveGAN's model contract: {exc}") from None
+        self.temperature = self.info.temperature
+        self.iterations = self.info.iterations
+
+    def predict(self, notes: np.ndarray, mask: np.ndarray, meter: np.ndarray, mood: np.ndarray) -> np.ndarray:
+        """notes [N, V, 2, T, R], mask [N, V, T], meter [N, F, T], mood [N, 3] -> logits float32 [N, V, T, 2P + 1]."""
+        feeds = {INFILL_INPUT_NOTES: np.asarray(notes, dtype=np.float32), INFILL_INPUT_MASK: np.asarray(mask, dtype=np.float32),
+                 INFILL_INPUT_METER: np.asarray(meter, dtype=np.float32), INPUT_MOOD: np.asarray(mood, dtype=np.float32)}
+        (logits,) = self.session.run([STEP_OUTPUT_LOGITS], feeds)
+        return logits
+
+    def warm_up(self) -> float:
+        """One call on a bar of silence, so the first bar does not pay for lazy initialisation; returns seconds."""
+        info, steps = self.info, self.info.steps_per_bar
+        v, rows = len(info.tracks), info.n_pitches + 1
+        start = time.perf_counter()
+        self.predict(np.zeros((1, v, 2, steps, rows)), np.ones((1, v, steps)),
+                     np.zeros((1, info.steps_per_beat + info.beats_per_bar + 1, steps)), np.zeros((1, INFILL_MOOD_SIZE)))
+        return time.perf_counter() - start
+
+
 class OnnxEncoder:
     """A model's encoder (the VAE's): a roll and a mood -> the latent ``z`` that decodes closest to it."""
 
@@ -265,13 +307,15 @@ def _open_session(path: Path, device: str, threads: int):
     return session, session.get_providers()[0], info
 
 
-def load_model(path: str | Path, device: str = "cpu", threads: int = 0) -> OnnxGenerator | OnnxStepGenerator:
-    """The generator an ONNX file declares: a phrase model or a step model, chosen by its metadata's ``runtime``."""
+AnyModel = OnnxGenerator | OnnxStepGenerator | OnnxInfillGenerator
+
+
+def load_model(path: str | Path, device: str = "cpu", threads: int = 0) -> AnyModel:
+    """The generator an ONNX file declares, chosen by its metadata's ``runtime``: phrase, step or infill."""
     path = Path(path)
     opened = _open_session(path, device, threads)
-    if opened[2].runtime == "step":
-        return OnnxStepGenerator(path, _opened=opened)
-    return OnnxGenerator(path, _opened=opened)
+    kind = {"step": OnnxStepGenerator, "infill": OnnxInfillGenerator}.get(opened[2].runtime, OnnxGenerator)
+    return kind(path, _opened=opened)
 
 
 def _providers(ort, device: str) -> list[str]:
@@ -315,9 +359,10 @@ def _check_tensors(session, info: ModelInfo) -> tuple[LatentSpec, ...]:
 def _check_input(arg, dims: tuple[int, ...]) -> None:
     got = tuple(arg.shape[1:])
     if arg.type != "tensor(float)" or len(arg.shape) != 1 + len(dims) or any(
-        isinstance(g, int) and g != d for g, d in zip(got, dims)
+        isinstance(g, int) and d is not None and g != d for g, d in zip(got, dims)
     ):
-        raise ContractError(f"input '{arg.name}' must be float32 [N, {', '.join(map(str, dims))}], got {arg.type} {list(arg.shape)}")
+        shown = ", ".join("T" if d is None else str(d) for d in dims)
+        raise ContractError(f"input '{arg.name}' must be float32 [N, {shown}], got {arg.type} {list(arg.shape)}")
 
 
 def _check_step_tensors(session, info: ModelInfo) -> None:
@@ -340,10 +385,29 @@ def _check_step_tensors(session, info: ModelInfo) -> None:
         _check_input(outputs[name], dims)
 
 
-def set_temperature(generator: OnnxGenerator | OnnxStepGenerator, temperature: float) -> None:
-    """Set a step model's sampling temperature; a phrase model has none, which is a one-line UserError."""
-    if generator.info.runtime != "step":
-        raise UserError(f"--temperature applies to step models (LSTM); '{generator.path}' is a "
+def _check_infill_tensors(session, info: ModelInfo) -> None:
+    """An infill model's inputs and output against the contract (their time axes are free)."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name: o for o in session.get_outputs()}
+    v, rows = len(info.tracks), info.n_pitches + 1
+    want = {INFILL_INPUT_NOTES: (v, 2, None, rows), INFILL_INPUT_MASK: (v, None),
+            INFILL_INPUT_METER: (info.steps_per_beat + info.beats_per_bar + 1, None), INPUT_MOOD: (INFILL_MOOD_SIZE,)}
+    for name, dims in want.items():
+        if name not in inputs:
+            raise ContractError(f"infill input '{name}' is missing (inputs: {', '.join(inputs) or 'none'})")
+        _check_input(inputs[name], dims)
+    extra = set(inputs) - set(want)
+    if extra:
+        raise ContractError(f"an infill model takes no other inputs, got {', '.join(sorted(extra))}")
+    if STEP_OUTPUT_LOGITS not in outputs:
+        raise ContractError(f"infill output '{STEP_OUTPUT_LOGITS}' is missing (outputs: {', '.join(outputs) or 'none'})")
+    _check_input(outputs[STEP_OUTPUT_LOGITS], (v, None, 2 * info.n_pitches + 1))
+
+
+def set_temperature(generator: AnyModel, temperature: float) -> None:
+    """Set a step or infill model's sampling temperature; a phrase model has none, which is a one-line UserError."""
+    if generator.info.runtime == "phrase":
+        raise UserError(f"--temperature applies to step (LSTM) and infill (Coconet) models; '{generator.path}' is a "
                         f"{generator.info.runtime} model ({generator.info.architecture}): use --threshold instead")
     if not 0.0 < temperature <= 10.0:
         raise UserError(f"temperature must be in (0, 10], got {temperature}")

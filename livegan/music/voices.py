@@ -72,10 +72,10 @@ def voices_to_notes(pitch: np.ndarray, onset: np.ndarray, lowest_pitch: int) -> 
 
 
 def well_formed(pitch: np.ndarray, onset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The same music with every implied onset written out: a rest never has one, and a note
+    """(pitch, onset) [..., T] -> the same music with every implied onset written out: a rest never has one, and a note
     that does not continue the step before's pitch is struck."""
     pitch = np.asarray(pitch)
-    previous = np.concatenate([np.full_like(pitch[:, :1], REST), pitch[:, :-1]], axis=1)
+    previous = np.concatenate([np.full_like(pitch[..., :1], REST), pitch[..., :-1]], axis=-1)
     onset = (np.asarray(onset, dtype=bool) | (pitch != previous)) & (pitch != REST)
     return pitch, onset
 
@@ -125,3 +125,14 @@ def from_roll(roll: np.ndarray, onsets: np.ndarray | None = None) -> tuple[np.nd
         return well_formed(pitch, np.zeros(pitch.shape, dtype=bool))
     struck = np.take_along_axis(np.asarray(onsets, dtype=bool), np.maximum(pitch, 0)[..., None].astype(np.int64), -1)[..., 0]
     return well_formed(pitch, struck & (pitch != REST))
+
+
+def meter_features(steps: int, steps_per_beat: int, beats_per_bar: int, fermatas: np.ndarray | None = None,
+                   first_step: int = 0) -> np.ndarray:
+    """float32 [steps_per_beat + beats_per_bar + 1, steps] of steps ``first_step ..`` of a piece that starts on a
+    downbeat: one-hot step in the beat, one-hot beat in the bar, and 1 under a fermata (bool [steps]; None: none)."""
+    t = np.arange(first_step, first_step + steps)
+    in_beat = np.eye(steps_per_beat, dtype=np.float32)[t % steps_per_beat]
+    in_bar = np.eye(beats_per_bar, dtype=np.float32)[(t // steps_per_beat) % beats_per_bar]
+    mark = np.zeros((steps, 1), np.float32) if fermatas is None else np.asarray(fermatas, np.float32).reshape(steps, 1)
+    return np.concatenate([in_beat, in_bar, mark], axis=1).T.copy()

@@ -246,3 +246,19 @@ class _Timed:
         finally:
             self.seconds += time.perf_counter() - started
             self.calls += 1
+
+    @property
+    def iterations(self) -> int:
+        return self.generator.iterations
+
+    @property
+    def temperature(self) -> float:
+        return self.generator.temperature
+
+    def predict(self, notes: np.ndarray, mask: np.ndarray, meter: np.ndarray, mood: np.ndarray) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self.generator.predict(notes, mask, meter, mood)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.calls += 1

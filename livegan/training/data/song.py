@@ -29,10 +29,10 @@ LPD5_TRACKS: tuple[Track, ...] = (
 # The four voices of a chorale or a string quartet, played by a string quartet
 # (GM 40 Violin, 41 Viola, 42 Cello): sustained, voice-led lines.
 SATB_TRACKS: tuple[Track, ...] = (
-    Track("Soprano", 40),
-    Track("Alto", 40),
-    Track("Tenor", 41),
-    Track("Bass", 42),
+    Track("Soprano", 40, monophonic=True),
+    Track("Alto", 40, monophonic=True),
+    Track("Tenor", 41, monophonic=True),
+    Track("Bass", 42, monophonic=True),
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -32,8 +33,11 @@ def make_info(data: PhraseSet, config: Config, latent_size: int) -> ModelInfo:
     grid = data.grid
     architecture, runtime = ARCHITECTURES[config.arch]
     sources = ", ".join(data.meta.get("sources", [])) or "unknown"
+    tracks = data.tracks
+    if grid.monophonic:  # datasets built before tracks said so
+        tracks = tuple(replace(t, monophonic=True) for t in tracks)
     return ModelInfo(
-        tracks=data.tracks, lowest_pitch=grid.lowest_pitch, n_pitches=grid.n_pitches,
+        tracks=tracks, lowest_pitch=grid.lowest_pitch, n_pitches=grid.n_pitches,
         steps_per_beat=grid.steps_per_beat, beats_per_bar=grid.beats_per_bar, bars=grid.bars,
         latent_size=latent_size, threshold=0.5, moods=dict(PRESET_MOODS),
         trained_on=f"{sources} ({len(data)} phrases from {len(data.songs)} pieces)",

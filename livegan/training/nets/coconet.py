@@ -25,6 +25,7 @@ from torch import nn
 
 from livegan.music.dataset import DataConfig
 from livegan.music.voices import REST
+from livegan.music.voices import meter_features as voice_meter
 from livegan.training.config import CoconetConfig
 
 MOOD_INPUTS = 3  # valence, arousal, known (1 = conditioned, 0 = the mood is left to the model)
@@ -38,12 +39,8 @@ def meter_size(grid: DataConfig) -> int:
 
 
 def meter_features(steps: int, grid: DataConfig, fermatas: np.ndarray | None = None, first_step: int = 0) -> np.ndarray:
-    """float32 [F, steps] for steps ``first_step ..`` of a piece starting on a downbeat; fermatas bool [steps]."""
-    t = np.arange(first_step, first_step + steps)
-    in_beat = np.eye(grid.steps_per_beat, dtype=np.float32)[t % grid.steps_per_beat]
-    in_bar = np.eye(grid.beats_per_bar, dtype=np.float32)[(t // grid.steps_per_beat) % grid.beats_per_bar]
-    mark = np.zeros((steps, 1), np.float32) if fermatas is None else np.asarray(fermatas, np.float32).reshape(steps, 1)
-    return np.concatenate([in_beat, in_bar, mark], axis=1).T.copy()
+    """float32 [F, steps] on the grid's meter (:func:`livegan.music.voices.meter_features`)."""
+    return voice_meter(steps, grid.steps_per_beat, grid.beats_per_bar, fermatas, first_step)
 
 
 class Block(nn.Module):

@@ -1,0 +1,181 @@
+"""The infilling model of four voices (Coconet): training, export to the "infill" contract, Gibbs sampling, the runtime."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from livegan.export.onnx import export_onnx
+from test_training_helpers import VOICE_GRID, tiny_config, tiny_dataset, tiny_voice_dataset
+
+from livegan.cli import main
+from livegan.errors import UserError
+from livegan.generation.bar import Morph
+from livegan.generation.gibbs import Schedule, gibbs
+from livegan.generation.runtimes import InfillRuntime, VoiceContext
+from livegan.model.engine import OnnxInfillGenerator, load_model
+from livegan.mood.presets import Mood
+from livegan.music.voices import REST, n_classes, to_classes
+from livegan.training.loop.checkpoint import load_checkpoint
+from livegan.training.loop.train import train
+from livegan.training.nets.coconet import draw_masks
+
+P = VOICE_GRID.n_pitches
+BRIGHT, DARK = Mood("bright", 0.8, 0.4), Mood("dark", -0.8, -0.4)
+
+
+@pytest.fixture(scope="module")
+def voices(tmp_path_factory):
+    return tiny_voice_dataset(tmp_path_factory.mktemp("voices") / "v.npz")
+
+
+@pytest.fixture(scope="module")
+def trained(voices, tmp_path_factory):
+    """A tiny Coconet trained until it has learnt the tiny data's rule (a chord struck on the downbeat, then held)."""
+    folder = tmp_path_factory.mktemp("coconet")
+    config = tiny_config("coconet", steps=150, batch_size=8, lr_g=0.01, sample_every=1000, checkpoint_every=1000)
+    return train(voices, config, folder / "run", progress=False)
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory) -> OnnxInfillGenerator:
+    path = tmp_path_factory.mktemp("onnx") / "coconet.onnx"
+    export_onnx(trained, path)
+    return load_model(path)
+
+
+def test_training_learns_that_a_note_between_two_beats_holds_what_sounds(trained, voices):
+    from livegan.export.onnx import rebuild
+
+    module, info = rebuild(trained)
+    from livegan.music.dataset import load_phrases
+    from livegan.training.data.batches import VoiceBatchSource
+    from livegan.training.nets.coconet import meter_features, to_planes
+
+    source = VoiceBatchSource(load_phrases(voices), 0, 0, held_out=0)
+    pitch, onset, fermatas, mood = source.phrases(np.arange(6))
+    mask = np.ones(pitch.shape, np.float32)
+    mask[:, :, ::4] = 0.0  # each beat is known: the steps between hold the chord struck on the downbeat
+    planes = to_planes(torch.from_numpy(pitch), torch.from_numpy(onset), P)
+    meter = torch.from_numpy(np.stack([meter_features(64, VOICE_GRID, f) for f in fermatas]))
+    mood_in = torch.from_numpy(np.concatenate([mood, np.ones((6, 1), np.float32)], 1))
+    with torch.no_grad():
+        guess = module(planes, torch.from_numpy(mask), meter, mood_in).argmax(-1).numpy()
+    truth = to_classes(pitch, onset, P)
+    unknown = mask > 0
+    assert (guess[unknown] == truth[unknown]).mean() > 0.9, "the held pitch of each voice, between its beats"
+
+
+def test_a_run_saves_its_checkpoint_and_resumes(voices, tmp_path):
+    last = train(voices, tiny_config("coconet"), tmp_path / "run", progress=False)
+    state, meta = load_checkpoint(last)
+    assert int(state["step"]) == 4 and meta["config"]["arch"] == "coconet"
+    assert (tmp_path / "run" / "samples" / "step_0000004.npz").is_file()
+    again = train(voices, tiny_config("coconet", steps=6), tmp_path / "run", resume=True, progress=False)
+    assert int(load_checkpoint(again)[0]["step"]) == 6
+
+
+def test_a_dataset_without_voices_is_one_clear_error(tmp_path):
+    data = tiny_dataset(tmp_path / "rolls.npz")
+    with pytest.raises(UserError, match="no voices .*monophonic = true"):
+        train(data, tiny_config("coconet"), tmp_path / "run", progress=False)
+
+
+def test_the_tasks_masks_each_leave_something_to_make():
+    rng = np.random.default_rng(0)
+    masks = draw_masks(400, 4, 64, 16, rng)
+    assert masks.shape == (400, 4, 64) and (masks.sum(axis=(1, 2)) > 0).all()
+    next_bar = (masks[:, :, 48:] == 1).all(axis=(1, 2)) & (masks[:, :, :48] == 0).all(axis=(1, 2))
+    whole_voices = ((masks == 1).all(axis=2) | (masks == 0).all(axis=2)).all(axis=1)
+    assert next_bar.mean() > 0.15 and whole_voices.mean() > 0.1
+
+
+def test_export_writes_the_infill_contract_with_monophonic_voices(exported):
+    info = exported.info
+    assert info.runtime == "infill" and all(t.monophonic for t in info.tracks) and info.iterations >= 1
+    for bars in (1, 4):  # the time axis is free
+        steps = bars * 16
+        logits = exported.predict(np.zeros((2, 4, 2, steps, P + 1)), np.ones((2, 4, steps)), np.zeros((2, 9, steps)),
+                                  np.zeros((2, 3)))
+        assert logits.shape == (2, 4, steps, n_classes(P)) and np.isfinite(logits).all()
+
+
+def test_gibbs_fills_only_the_unknown_cells_and_never_shows_the_hidden_ones():
+    seen_masks = []
+
+    def predict(notes, mask, meter, mood):
+        seen_masks.append(mask.copy())
+        logits = np.full((*mask.shape, n_classes(P)), -20.0, np.float32)
+        logits[..., 7] = 0.0  # pitch 7, struck, everywhere
+        return logits
+
+    pitch = np.full((1, 2, 8), 3, np.int16)
+    onset = np.ones((1, 2, 8), bool)
+    unknown = np.zeros((1, 2, 8), bool)
+    unknown[:, :, 2:4] = True
+    hidden = np.zeros_like(unknown)
+    hidden[:, :, 6:] = True
+    out_pitch, out_onset = gibbs(predict, pitch, onset, unknown, np.zeros((1, 9, 8)), np.zeros((1, 3)), P,
+                                 np.random.default_rng(0), Schedule(iterations=5), hidden=hidden)
+    assert (out_pitch[unknown] == 7).all() and out_onset[unknown].all()
+    assert (out_pitch[~unknown] == 3).all(), "known and hidden cells are left as they were"
+    assert all((m[hidden] == 1).all() for m in seen_masks), "the model never sees the hidden cells"
+    assert (seen_masks[0][unknown] == 1).all() and len(seen_masks) >= 2
+
+
+def _runtime(model, seed=5, **kwargs) -> InfillRuntime:
+    return InfillRuntime(model, seed=seed, **kwargs)
+
+
+def test_each_bar_continues_the_bars_before_and_a_voice_sounds_one_pitch_at_a_time(exported):
+    runtime = _runtime(exported)
+    morph = Morph(0, BRIGHT, BRIGHT, 0, 0)
+    context = runtime.opening
+    for index in range(6):
+        made = runtime.make_after(index, morph, context)
+        context = made.contexts[index]
+        bar = made.bars[index]
+        assert context.bars == min(index + 1, exported.info.bars - 1)
+        sounding: dict[int, list[tuple[float, float]]] = {}
+        for on, off in bar.notes:
+            sounding.setdefault(on.channel, []).append((on.time, off.time))
+        for spans in sounding.values():
+            spans.sort()
+            assert all(a[1] <= b[0] + 1e-9 for a, b in zip(spans, spans[1:])), "no two notes of a voice overlap"
+    assert context.pitch.shape == (4, (exported.info.bars - 1) * 16)
+
+
+def test_the_same_seed_and_context_make_the_same_bar_and_a_new_mood_remakes_it(exported):
+    context = VoiceContext.empty(4)
+    a = _runtime(exported).make_after(3, Morph(0, BRIGHT, BRIGHT, 0, 0), context)
+    b = _runtime(exported).make_after(3, Morph(0, BRIGHT, BRIGHT, 0, 0), context)
+    c = _runtime(exported).make_after(3, Morph(1, DARK, DARK, 0, 0), context)
+    assert a.bars[3].notes == b.bars[3].notes
+    assert c.bars[3].mood == DARK and c.bars[3].version == 1
+
+
+def test_render_plays_an_infill_model_reproducibly(exported, tmp_path, capsys):
+    import mido
+
+    outs = []
+    for name in ("a.mid", "b.mid"):
+        main(["render", "--model", str(exported.path), "--bars", "6", "--seed", "11", "-o", str(tmp_path / name)])
+        outs.append([m for m in mido.MidiFile(tmp_path / name) if m.type in ("note_on", "note_off")])
+    assert outs[0] == outs[1] and sum(m.type == "note_on" and m.velocity > 0 for m in outs[0]) > 10
+    held: dict[int, int] = {}
+    for m in outs[0]:
+        if m.type == "note_on" and m.velocity:
+            held[m.channel] = held.get(m.channel, 0) + 1
+            assert held[m.channel] == 1, "a voice never sounds two notes at once"
+        elif m.type in ("note_on", "note_off"):
+            held[m.channel] -= 1
+
+
+def test_rests_and_holds_decode_as_the_model_chose():
+    from livegan.music.voices import from_classes, voices_to_notes
+
+    classes = np.array([[5, P + 5, P + 5, 2 * P, 5, 5, P + 5, 2 * P]])
+    pitch, onset = from_classes(classes, P)
+    notes = voices_to_notes(pitch, onset, 36)
+    assert [(n.start, n.end, n.pitch) for n in notes] == [(0, 3, 41), (4, 5, 41), (5, 7, 41)]
+    assert pitch[0, 3] == REST
