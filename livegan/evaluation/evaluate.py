@@ -24,7 +24,7 @@ import numpy as np
 
 from livegan.errors import UserError
 from livegan.evaluation.metrics import phrase_metrics, tonal_distances
-from livegan.model.contract import ModelInfo
+from livegan.model.contract import ModelInfo, decode_voices
 from livegan.mood.presets import Mood
 from livegan.music.analysis import phrase_densities, phrase_modes, spearman
 from livegan.music.dataset import load_phrases
@@ -95,13 +95,15 @@ def draw_latents(generator, n: int, rng: np.random.Generator) -> dict[str, np.nd
 
 def generate_rolls(generator, latents: dict[str, np.ndarray], moods: np.ndarray, batch: int,
                    threshold: float | None = None) -> np.ndarray:
-    """Generate in batches and binarize at ``threshold`` (default: the model's) -> bool [N, T, B, S, P]."""
+    """Generate in batches and binarize at ``threshold`` (default: the model's), one pitch a step in each
+    monophonic track, as the daemon decodes -> bool [N, T, B, S, P]."""
     threshold = generator.info.threshold if threshold is None else threshold
     n = len(moods)
     out = np.zeros((n, *generator.info.roll_shape), dtype=bool)
     for lo in range(0, n, batch):
         part = {name: value[lo:lo + batch] for name, value in latents.items()}
-        out[lo:lo + batch] = binarize(generator.generate(part, moods[lo:lo + batch]), threshold)
+        probs = generator.generate(part, moods[lo:lo + batch])
+        out[lo:lo + batch] = decode_voices(probs, binarize(probs, threshold), generator.info.tracks)
     return out
 
 

@@ -19,6 +19,7 @@ from livegan.model.contract import ModelInfo
 from livegan.model.engine import LatentSpec, StepContext
 from livegan.mood.presets import Mood
 from livegan.music.perform import NoteEvent
+from livegan.music.roll import Note
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Bar:
         legato move them off the grid; an off may fall after the bar's end).
     mood : the mood it was made in; version : the mood version (controls) it was made for.
     gen_seconds : wall time spent making it (its phrase, for a phrase model).
+    score : the notes the model chose, on the step grid from the bar's start (``track`` = the
+        model's track), before the mood's performance moved them: what ``livegan eval`` measures.
     """
 
     index: int
@@ -37,6 +40,7 @@ class Bar:
     mood: Mood
     version: int
     gen_seconds: float
+    score: tuple[Note, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import numpy as np
 from livegan.generation.bar import Bar, Generator, InfillGenerator, Morph, PhraseGenerator, StepGenerator
 from livegan.generation.guide import MoodGuide
 from livegan.generation.latent import Walk
-from livegan.model.contract import ModelInfo
+from livegan.model.contract import ModelInfo, decode_voices
 from livegan.model.engine import StepContext
 from livegan.music.perform import perform_notes, phrase_notes, split_bars, threshold_for
 from livegan.music.roll import Note
@@ -132,12 +132,14 @@ class PhraseRuntime:
         notes_of = {}
         for d, key in enumerate(distinct):
             threshold = threshold_for(info, by_key[key], self.threshold)
-            active = probs[:, d] > threshold  # bool [candidates, T, B, S, P], binarized once
+            active = decode_voices(probs[:, d], probs[:, d] > threshold, info.tracks)  # [candidates, T, B, S, P], once
             pick = self.guide.choose(active, *key[0]) if self.guide is not None else 0
             notes_of[key] = split_bars(phrase_notes(probs[pick, d], info, active=active[pick]), info, first)
         seconds = time.perf_counter() - started
-        bars = {i: Bar(i, perform_notes(notes_of[(m.point, m.density)][i - index], info, m, i), m, morph.version, seconds)
-                for i, m in zip(indices, moods)}
+        bars = {}
+        for i, m in zip(indices, moods):
+            score = notes_of[(m.point, m.density)][i - index]
+            bars[i] = Bar(i, perform_notes(score, info, m, i), m, morph.version, seconds, tuple(score))
         return Made(bars, {})
 
     def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
@@ -186,7 +188,8 @@ class StepRuntime:
         active = probs > threshold
         pick = self.guide.choose(active, *mood.point) if self.guide is not None else 0
         notes = phrase_notes(probs[pick], self._bar_info, active=active[pick])
-        bar = Bar(index, perform_notes(notes, self.info, mood, index), mood, morph.version, time.perf_counter() - started)
+        bar = Bar(index, perform_notes(notes, self.info, mood, index), mood, morph.version, time.perf_counter() - started,
+                  tuple(notes))
         return Made({index: bar}, {index: after.row(pick)})
 
     def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
@@ -284,7 +287,8 @@ class InfillRuntime:
         bar = slice(before * spb, (before + 1) * spb)
         notes = [Note(x.start, x.end, x.pitch, x.track, STRENGTH)
                  for x in voices_to_notes(pitch[pick, :, bar], onset[pick, :, bar], info.lowest_pitch)]
-        made = Bar(index, perform_notes(notes, info, mood, index), mood, morph.version, time.perf_counter() - started)
+        made = Bar(index, perform_notes(notes, info, mood, index), mood, morph.version, time.perf_counter() - started,
+                   tuple(notes))
         after = context.then(pitch[pick, :, bar], onset[pick, :, bar], keep=window - 1)
         return Made({index: made}, {index: after})
 

@@ -231,3 +231,27 @@ def _check_tracks(tracks: tuple[Track, ...]) -> None:
         _check_int(f"tracks.{t.name}.program", t.program, 0, 127)
         if not isinstance(t.monophonic, bool) or (t.monophonic and t.is_drum):
             raise ContractError(f"tracks.{t.name}.monophonic must be true or false, and false for drums, got {t.monophonic!r}")
+
+
+def decode_voices(probs: Any, active: Any, tracks: tuple[Track, ...], axis: int = 1) -> Any:
+    """Keep one pitch per step in each monophonic track: the most probable of those that sound.
+
+    probs, active : float and bool arrays of one shape, tracks on ``axis`` and pitches last
+    (e.g. [N, tracks, bars, steps, pitches]). The contract's promise for a voice: decoding never
+    sounds two pitches in it at one step. Returns the new ``active``.
+    """
+    import numpy as np
+
+    probs, active = np.asarray(probs), np.asarray(active, dtype=bool)
+    voices = [i for i, t in enumerate(tracks) if t.monophonic]
+    if not voices:
+        return active
+    out = active.copy()
+    chosen = np.take(active, voices, axis=axis)
+    score = np.where(chosen, np.take(probs, voices, axis=axis), -np.inf)
+    best = score.argmax(axis=-1)[..., None]
+    keep = (np.arange(score.shape[-1]) == best) & chosen
+    index = [slice(None)] * out.ndim
+    index[axis] = voices
+    out[tuple(index)] = keep
+    return out

@@ -33,6 +33,7 @@ from livegan.model.contract import (
     STEP_OUTPUT_STATE,
     ContractError,
     ModelInfo,
+    decode_voices,
 )
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,8 @@ class OnnxStepGenerator:
         out = np.zeros((len(mood), steps, len(info.tracks), info.n_pitches), np.float32)
         for t in range(steps):
             logits, state = self._step(frame, t % info.steps_per_bar, mood, state)
-            frame = (uniform[:, t] < _sigmoid(logits / self.temperature)).astype(np.float32)
+            probs = _sigmoid(logits / self.temperature)
+            frame = decode_voices(probs, uniform[:, t] < probs, info.tracks).astype(np.float32)
             out[:, t] = frame
         roll = out.reshape(len(mood), bars, info.steps_per_bar, len(info.tracks), info.n_pitches).transpose(0, 3, 1, 2, 4)
         return np.ascontiguousarray(roll), StepContext(state, frame)
