@@ -24,9 +24,10 @@ log = logging.getLogger(__name__)
               help="ONNX model (default: the shipped one). Repeat it to compare models side by side in one table.")
 @click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
               help="Training dataset (.npz from 'livegan data build') to compare with and to look for copies in.")
-@click.option("--phrases", type=click.IntRange(2), default=1000, show_default=True, help="Phrases generated for the metrics.")
-@click.option("--per-cell", type=click.IntRange(2), default=40, show_default=True,
-              help="Phrases per mood preset and per valence/arousal grid cell.")
+@click.option("--phrases", type=click.IntRange(2), default=None,
+              help="Phrases generated for the metrics (default: 1000; 200 for an infill model, whose bars are Gibbs chains).")
+@click.option("--per-cell", type=click.IntRange(2), default=None,
+              help="Phrases per mood preset and per valence/arousal grid cell (default: 40; 10 for an infill model).")
 @click.option("--grid", type=click.IntRange(2, 21), default=5, show_default=True, help="Grid points per axis, from -1 to +1.")
 @click.option("--batch", type=click.IntRange(1), default=250, show_default=True, help="Phrases per inference call.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
@@ -37,13 +38,16 @@ log = logging.getLogger(__name__)
 @click.option("--max-reference", type=click.IntRange(10), default=20000, show_default=True,
               help="Training phrases used (a seeded random subsample above this).")
 @click.option("--moods", "moods_file", type=click.Path(path_type=Path), default=None, help="Mood presets TOML (default: the shipped one).")
-@click.option("--skip", type=click.Choice(["mood", "originality"]), multiple=True, help="Leave a part out (repeatable).")
+@click.option("--streams", type=click.IntRange(1), default=3, show_default=True,
+              help="Renders per mood (10 moods) for the part-writing figures of what the daemon plays.")
+@click.option("--stream-bars", type=click.IntRange(4), default=32, show_default=True, help="Bars per render.")
+@click.option("--skip", type=click.Choice(["mood", "originality", "voices"]), multiple=True, help="Leave a part out (repeatable).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the results as JSON here ('-': stdout).")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write metrics.png and mood.png to this folder (needs matplotlib).")
-def eval_command(models: tuple[Path, ...], data_path: Path | None, phrases: int, per_cell: int, grid: int, batch: int,
+def eval_command(models: tuple[Path, ...], data_path: Path | None, phrases: int | None, per_cell: int | None, grid: int, batch: int,
                  device: str, seed: int, threshold: float | None, near: float, max_shift: int, max_reference: int,
-                 moods_file: Path | None, skip: tuple[str, ...], json_path: Path | None, plots_dir: Path | None) -> None:
+                 moods_file: Path | None, streams: int, stream_bars: int, skip: tuple[str, ...], json_path: Path | None, plots_dir: Path | None) -> None:
     """Measure a model: MuseGAN's metrics next to the training data's, mood control, originality."""
     from livegan.evaluation.evaluate import (
         EvalOptions,
@@ -55,15 +59,17 @@ def eval_command(models: tuple[Path, ...], data_path: Path | None, phrases: int,
     from livegan.model.locate import model_path
     from livegan.mood.presets import load_moods
 
-    options = EvalOptions(phrases=phrases, batch=batch, seed=seed, threshold=threshold, per_cell=per_cell, grid=grid,
-                          near=near, max_shift=max_shift, max_reference=max_reference)
     presets = load_moods(moods_file)
     generators = [load_model(path, device=device) for path in (models or (model_path(),))]  # all load first
     results = []
     for generator in generators:
+        infill = generator.info.runtime == "infill"
+        options = EvalOptions(phrases=phrases or (200 if infill else 1000), batch=batch, seed=seed, threshold=threshold,
+                              per_cell=per_cell or (10 if infill else 40), grid=grid, near=near, max_shift=max_shift,
+                              max_reference=max_reference, streams=streams, stream_bars=stream_bars)
         reference = load_reference(data_path, generator.info, max_reference, seed) if data_path else None
         result = jsonable(evaluate(generator, presets, options, reference, mood="mood" not in skip,
-                                   copies="originality" not in skip))
+                                   copies="originality" not in skip, voices="voices" not in skip))
         result["command"] = "livegan " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["eval"] else None
         results.append(result)
         if str(json_path) != "-":

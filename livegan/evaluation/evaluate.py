@@ -28,7 +28,8 @@ from livegan.model.contract import ModelInfo, decode_voices
 from livegan.mood.presets import Mood
 from livegan.music.analysis import phrase_densities, phrase_modes, spearman
 from livegan.music.dataset import load_phrases
-from livegan.music.roll import binarize
+from livegan.evaluation.voicing import Grid, phrase_notes, piece_figures, summarise
+from livegan.music.roll import Note, binarize, notes_to_roll
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class EvalOptions:
     near: float = 0.9
     max_shift: int = 12
     max_reference: int = 20000
+    streams: int = 3  # renders per mood for the part-writing figures (10 moods)
+    stream_bars: int = 32
 
 
 @dataclass
@@ -65,14 +68,14 @@ class Reference:
     song: np.ndarray  # int [M]
     total: int  # phrases in the file
     label_rule: str = ""  # how the dataset's (valence, arousal) labels were made
+    onsets: np.ndarray | None = None  # bool [M, T, B, S, P] where notes are struck (a dataset of voices)
 
 
 def load_reference(path: str | Path, info: ModelInfo, max_phrases: int, seed: int = 0) -> Reference:
     """Read a ``livegan data build`` .npz (numpy only) and check that it fits the model's grid and tracks."""
     data = load_phrases(path)
     grid = data.grid
-    pairs = {"lowest_pitch": (grid.lowest_pitch, info.lowest_pitch), "n_pitches": (grid.n_pitches, info.n_pitches),
-             "steps_per_beat": (grid.steps_per_beat, info.steps_per_beat),
+    pairs = {"steps_per_beat": (grid.steps_per_beat, info.steps_per_beat),
              "beats_per_bar": (grid.beats_per_bar, info.beats_per_bar), "bars": (grid.bars, info.bars),
              "drum tracks": ([t.is_drum for t in data.tracks], [t.is_drum for t in info.tracks])}
     problems = [f"{k} {got} (model: {want})" for k, (got, want) in pairs.items() if got != want]
@@ -81,8 +84,20 @@ def load_reference(path: str | Path, info: ModelInfo, max_phrases: int, seed: in
     keep = np.arange(len(data))
     if len(keep) > max_phrases:
         keep = np.sort(np.random.default_rng(seed).choice(len(keep), max_phrases, replace=False))
-    return Reference(str(path), data.phrases[keep], data.labels[keep].astype(np.float32), data.song[keep], len(data),
-                     str(data.meta.get("label_rule", "")))
+    move = lambda rolls: to_window(rolls, grid.lowest_pitch, info.lowest_pitch, info.n_pitches)
+    return Reference(str(path), move(data.phrases[keep]), data.labels[keep].astype(np.float32), data.song[keep], len(data),
+                     str(data.meta.get("label_rule", "")), move(data.onsets[keep]) if data.onsets is not None else None)
+
+
+def to_window(rolls: np.ndarray, lowest: int, target_lowest: int, target_pitches: int) -> np.ndarray:
+    """Rolls [..., P] whose row 0 is MIDI ``lowest`` -> the rows of a model's pitch window (cells outside it dropped)."""
+    if lowest == target_lowest and rolls.shape[-1] == target_pitches:
+        return rolls
+    out = np.zeros((*rolls.shape[:-1], target_pitches), dtype=rolls.dtype)
+    low, high = max(lowest, target_lowest), min(lowest + rolls.shape[-1], target_lowest + target_pitches)
+    if high > low:
+        out[..., low - target_lowest:high - target_lowest] = rolls[..., low - lowest:high - lowest]
+    return out
 
 
 # ------------------------------------------------------------------------------ generation
@@ -97,6 +112,8 @@ def generate_rolls(generator, latents: dict[str, np.ndarray], moods: np.ndarray,
                    threshold: float | None = None) -> np.ndarray:
     """Generate in batches and binarize at ``threshold`` (default: the model's), one pitch a step in each
     monophonic track, as the daemon decodes -> bool [N, T, B, S, P]."""
+    if generator.info.runtime == "infill":
+        return infill_rolls(generator, moods, batch)  # the same chains' numbers at every mood, as latents elsewhere
     threshold = generator.info.threshold if threshold is None else threshold
     n = len(moods)
     out = np.zeros((n, *generator.info.roll_shape), dtype=bool)
@@ -104,6 +121,26 @@ def generate_rolls(generator, latents: dict[str, np.ndarray], moods: np.ndarray,
         part = {name: value[lo:lo + batch] for name, value in latents.items()}
         probs = generator.generate(part, moods[lo:lo + batch])
         out[lo:lo + batch] = decode_voices(probs, binarize(probs, threshold), generator.info.tracks)
+    return out
+
+
+def infill_rolls(generator, moods: np.ndarray, batch: int, seed: int = 0) -> np.ndarray:
+    """An infill model's phrases, made as the daemon starts a stream: bar after bar from nothing, each bar given
+    the bars before (:func:`~livegan.generation.runtimes.sample_bar`) -> bool [N, T, B, S, P]."""
+    from livegan.generation.runtimes import sample_bar
+    from livegan.music.voices import roll_of
+
+    info = generator.info
+    rng = np.random.default_rng(seed)
+    v, spb = len(info.tracks), info.steps_per_bar
+    out = np.zeros((len(moods), *info.roll_shape), dtype=bool)
+    for lo in range(0, len(moods), batch):
+        mood = np.concatenate([moods[lo:lo + batch], np.ones((len(moods[lo:lo + batch]), 1), np.float32)], axis=1)
+        pitch, onset = np.zeros((len(mood), v, 0), np.int16), np.zeros((len(mood), v, 0), bool)
+        for bar in range(info.bars):
+            p, o = sample_bar(generator, pitch, onset, bar, mood, rng)
+            pitch, onset = np.concatenate([pitch, p], 2), np.concatenate([onset, o], 2)
+        out[lo:lo + batch] = roll_of(pitch, info.n_pitches).reshape(len(mood), v, info.bars, spb, info.n_pitches)
     return out
 
 
@@ -284,6 +321,75 @@ def training_mood(reference: Reference, info: ModelInfo) -> dict[str, Any]:
             "mode_score_valence_spearman": _spearman_where(score, valence, analysed), "label_rule": reference.label_rule}
 
 
+# ------------------------------------------------------------------------------ part-writing of what the daemon plays
+
+
+STREAM_VALENCES = (-0.8, 0.8)
+STREAM_AROUSALS = (-0.8, -0.4, 0.0, 0.4, 0.8)
+
+
+def stream_notes(piece) -> list[Note]:
+    """The notes a render's model chose (each bar's score), on one grid from the piece's start."""
+    spb = piece.info.steps_per_bar
+    return [Note(n.start + i * spb, n.end + i * spb, n.pitch, n.track) for i, bar in enumerate(piece.bars) for n in bar.score]
+
+
+def voice_leading(generator, options: EvalOptions, guide: int | None = None) -> dict[str, Any]:
+    """The part-writing figures (:mod:`livegan.evaluation.voicing`) of ``options.streams`` seeds x 10 moods of
+    ``options.stream_bars``-bar renders through the daemon's own path (``livegan render``), with ``guide``
+    candidates (default: the daemon's for this model); and the mood each 4-bar phrase analyses as."""
+    from livegan.generation.guide import default_candidates
+    from livegan.offline.render import Segment, render_piece
+
+    info = generator.info
+    guide = default_candidates(info) if guide is None else guide
+    grid = Grid(info.steps_per_beat, info.beats_per_bar, info.bars)
+    counts, modes, densities = [], [], []
+    started = time.perf_counter()
+    for valence in STREAM_VALENCES:
+        for arousal in STREAM_AROUSALS:
+            mood = Mood(f"v{valence:+.1f} a{arousal:+.1f}", valence, arousal)
+            for seed in range(options.streams):
+                piece = render_piece(generator, [Segment(mood, options.stream_bars)], options.stream_bars,
+                                     options.seed * 1000 + seed, guide=guide, threshold=options.threshold)
+                notes = stream_notes(piece)
+                counts.append(piece_figures(notes, len(info.tracks), options.stream_bars, grid))
+                rolls = _phrase_rolls(notes, info, options.stream_bars)
+                is_major, _, analysed = phrase_modes(rolls, info)
+                modes += [(valence, bool(m)) for m, a in zip(is_major, analysed) if a]
+                densities += [(arousal, float(d)) for d in phrase_densities(rolls, info)]
+    major = np.array([m for v, m in modes if v > 0])
+    minor = np.array([not m for v, m in modes if v < 0])
+    arousal, density = np.array(densities).T
+    return {"guide": guide, "streams": len(counts), "bars": options.stream_bars, "seconds": time.perf_counter() - started,
+            **summarise(counts), "major_when_positive": _mean(major), "minor_when_negative": _mean(minor),
+            "density_arousal_spearman": spearman(density, arousal)}
+
+
+def _phrase_rolls(notes: list[Note], info: ModelInfo, bars: int) -> np.ndarray:
+    """A piece's notes as 4-bar phrase rolls bool [bars // info.bars, T, B, S, P] (the model's window)."""
+    roll = notes_to_roll([Note(n.start, n.end, n.pitch, n.track) for n in notes], len(info.tracks),
+                         bars * info.steps_per_bar, info.lowest_pitch, info.n_pitches)
+    phrases = bars // info.bars
+    roll = roll[:, :phrases * info.bars * info.steps_per_bar]
+    return roll.reshape(len(info.tracks), phrases, info.bars, info.steps_per_bar, info.n_pitches).transpose(1, 0, 2, 3, 4)
+
+
+def data_voice_leading(reference: Reference, info: ModelInfo) -> dict[str, Any]:
+    """The same figures for the data's windows (each a piece of ``info.bars`` bars)."""
+    from livegan.music.voices import from_roll
+
+    grid = Grid(info.steps_per_beat, info.beats_per_bar, info.bars)
+    n, v = reference.rolls.shape[:2]
+    flat = reference.rolls.reshape(n, v, -1, reference.rolls.shape[-1])
+    if reference.onsets is not None:
+        pitch, onset = from_roll(flat, reference.onsets.reshape(flat.shape))
+    counts = [piece_figures(phrase_notes(pitch[i], onset[i], flat[i], info.lowest_pitch) if reference.onsets is not None
+                            else phrase_notes(None, None, flat[i], info.lowest_pitch), v, info.bars, grid)
+              for i in range(n)]
+    return {"phrases": n, "voices_kept": reference.onsets is not None, **summarise(counts)}
+
+
 # ------------------------------------------------------------------------------ the whole evaluation
 
 
@@ -304,7 +410,8 @@ def bar_timing(generator, candidates: tuple[int, ...] = (1, 8), repeats: int = 2
 
     A phrase model makes a phrase per call, so a bar costs a call over its bars; a step
     model makes each bar with one call per step. ``candidates`` are the rows per call:
-    1 without mood guidance, 8 with the daemon's default ``--guide 8``.
+    1 without mood guidance, 8 with ``--guide 8``. An infill model makes each bar by a Gibbs chain of
+    ``info.iterations`` calls.
     """
     rng = np.random.default_rng(seed)
     info = generator.info
@@ -315,7 +422,15 @@ def bar_timing(generator, candidates: tuple[int, ...] = (1, 8), repeats: int = 2
         times = []
         for _ in range(repeats + 1):
             started = time.perf_counter()
-            if generator.info.runtime == "step":
+            if generator.info.runtime == "infill":  # a bar after the window's other bars, as the daemon makes it
+                from livegan.generation.runtimes import sample_bar
+
+                known = (info.bars - 1) * info.steps_per_bar
+                sample_bar(generator, np.full((n, len(info.tracks), known), 10, np.int16),
+                           np.zeros((n, len(info.tracks), known), bool), info.bars - 1,
+                           np.zeros((n, 3), np.float32) + [0, 0, 1], rng)
+                per_bar = time.perf_counter() - started
+            elif generator.info.runtime == "step":
                 generator.continue_bars(latents, mood, bars=1)
                 per_bar = time.perf_counter() - started
             else:
@@ -327,7 +442,7 @@ def bar_timing(generator, candidates: tuple[int, ...] = (1, 8), repeats: int = 2
 
 
 def evaluate(generator, presets: list[Mood], options: EvalOptions, reference: Reference | None = None,
-             mood: bool = True, copies: bool = True) -> dict[str, Any]:
+             mood: bool = True, copies: bool = True, voices: bool = True) -> dict[str, Any]:
     """Everything ``livegan eval`` reports, as a JSON-ready dict (NaN where a measure does not apply)."""
     info = generator.info
     rng = np.random.default_rng(options.seed)
@@ -351,7 +466,13 @@ def evaluate(generator, presets: list[Mood], options: EvalOptions, reference: Re
             result["mood"]["training"] = training_mood(reference, info)
     if copies:
         result["originality"] = originality(rolls, reference, info, options, rng)
-    result["ms_per_bar"] = bar_timing(generator)
+    if voices:
+        result["voices"] = {"played": voice_leading(generator, options)}
+        if result["voices"]["played"]["guide"] > 1:
+            result["voices"]["unguided"] = voice_leading(generator, options, guide=1)
+        if reference is not None:
+            result["voices"]["training"] = data_voice_leading(reference, info)
+    result["ms_per_bar"] = bar_timing(generator, repeats=5 if info.runtime == "infill" else 25)
     result["seconds"] = time.perf_counter() - started
     return result
 

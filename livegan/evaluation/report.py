@@ -37,7 +37,52 @@ def format_report(result: dict[str, Any]) -> str:
         lines += _mood_lines(result["mood"])
     if "originality" in result:
         lines += _originality_lines(result["originality"])
+    if "voices" in result:
+        lines += [""] + _voice_lines(result)
     return "\n".join(lines)
+
+
+# key -> (label, per voice) of the part-writing figures (livegan.evaluation.voicing); all shares, shown in %.
+VOICE_ROWS = (
+    ("polyphonic_steps", "a voice sounds 2+ pitches, % steps", True),
+    ("all_voices_sound", "all voices sound, % of steps", False),
+    ("stepwise", "moves of <= 2 semitones %", True),
+    ("out_of_order", "voice below next (S<A A<T T<B) %", "pairs"),
+    ("any_out_of_order", "any voices out of order, % steps", False),
+    ("eighth_or_longer", "notes an 8th or longer %", True),
+    ("held_phrase_ends", "phrase ends on a held chord %", False),
+    ("repeated_from_previous_bar", "notes repeated from bar before %", False),
+    ("parallel_perfect", "parallel 5ths/8ves, % joint moves", False),
+)
+
+
+def _voice_cell(value: Any, per: Any) -> str:
+    if per and isinstance(value, list):
+        return " ".join(_num(v, 100, "{:.0f}") for v in value)
+    if isinstance(value, list):  # one figure asked of a per-voice list: the mean over the voices
+        value = _track_mean(value)
+    return _num(value, 100, "{:.1f}")
+
+
+def _voice_lines(result: dict[str, Any]) -> list[str]:
+    v = result["voices"]
+    sides = [(k, v[k]) for k in ("played", "unguided", "training") if k in v]
+    played = v["played"]
+    lines = [f"part-writing of what the daemon plays: {played['streams']} renders of {played['bars']} bars (valence "
+             f"-0.8 and +0.8, arousal -0.8 .. +0.8), guide {played['guide']}; training: its "
+             f"{v['training']['phrases']} windows" if "training" in v else
+             f"part-writing of what the daemon plays: {played['streams']} renders of {played['bars']} bars, guide {played['guide']}",
+             f"{'  (per voice: S A T B; pairs: S-A A-T T-B)':<44s}" + "".join(f"{k:>22s}" for k, _ in sides)]
+    for key, label, per in VOICE_ROWS:
+        lines.append(f"  {label:<42s}" + "".join(f"{_voice_cell(x.get(key), per):>22s}" for _, x in sides))
+    lines.append(f"  {'notes per bar, all voices':<42s}" + "".join(f"{_num(x.get('notes_per_bar'), 1, '{:.1f}'):>22s}" for _, x in sides))
+    lines.append(f"  {'most pitches one voice sounds at once':<42s}" + "".join(f"{x.get('max_pitches', '-')!s:>22s}" for _, x in sides))
+    for k, x in sides:
+        if "major_when_positive" in x:
+            lines.append(f"  {k}: phrases major at valence +0.8 {_num(x['major_when_positive'], 100, '{:.0f}')}%, minor at -0.8 "
+                         f"{_num(x['minor_when_negative'], 100, '{:.0f}')}%; Spearman(arousal, notes per phrase) "
+                         f"{_num(x['density_arousal_spearman'], 1, '{:+.2f}')}")
+    return lines
 
 
 # key -> (label, scale, format) of the comparison's MuseGAN rows: means over the tracks where they apply.
@@ -83,6 +128,17 @@ def format_comparison(results: list[dict[str, Any]]) -> str:
                                                  f"{_num(x['near_copy_rate'], 100, '{:.1f}')}" for x in o])
             row("  (exact / near), nearest IoU median", [_num(x["nearest_iou"]["median"]) for x in o])
         row("diversity: mean pairwise IoU", [_num(x["diversity"]["mean_pairwise_iou"], 1, "{:.3f}") for x in o])
+    if all("voices" in r for r in results):
+        vt = next((r["voices"]["training"] for r in results if "training" in r["voices"]), None)
+        for key, label, per in VOICE_ROWS:
+            mean = key + "_mean" if f"{key}_mean" in results[0]["voices"]["played"] else key
+            row(label, [_voice_cell(r["voices"]["played"].get(mean), False) for r in results]
+                + ([_voice_cell(vt.get(mean), False)] if train and vt else [""] if train else []))
+        row("played: major at v +0.8 / minor at -0.8 %", [f"{_num(r['voices']['played']['major_when_positive'], 100, '{:.0f}')} / "
+                                                        f"{_num(r['voices']['played']['minor_when_negative'], 100, '{:.0f}')}"
+                                                        for r in results])
+        row("played: Spearman(arousal, notes)", [_num(r["voices"]["played"]["density_arousal_spearman"], 1, "{:+.2f}")
+                                                 for r in results])
     row("model ms per bar, 1 / 8 candidates", [f"{_num(r['ms_per_bar']['candidates_1'])} / "
                                                   f"{_num(r['ms_per_bar']['candidates_8'])}" for r in results])
     return "\n".join(lines)
@@ -217,7 +273,36 @@ def write_plots(result: dict[str, Any], folder: Path) -> list[Path]:
     paths = [_plot_metrics(plt, result, folder / "metrics.png")]
     if "mood" in result:
         paths.append(_plot_mood(plt, result["mood"], folder / "mood.png"))
+    if "voices" in result:
+        paths.append(_plot_voices(plt, result, folder / "voices.png"))
     return paths
+
+
+def _plot_voices(plt, result: dict[str, Any], path: Path) -> Path:
+    """voices.png: each part-writing figure, per voice where it is one, for what is played and for the data."""
+    import numpy as np
+
+    v = result["voices"]
+    sides = [(k, v[k]) for k in ("played", "unguided", "training") if k in v]
+    fig, axes = plt.subplots(3, 3, figsize=(13, 9))
+    for ax, (key, label, per) in zip(axes.flat, VOICE_ROWS):
+        first = sides[0][1].get(key)
+        cols = len(first) if isinstance(first, list) else 1
+        x = np.arange(cols)
+        for k, (side, values) in enumerate(sides):
+            y = values.get(key)
+            y = [np.nan if e is None else e * 100 for e in (y if isinstance(y, list) else [y])]
+            ax.bar(x + (k - 0.5 * (len(sides) - 1)) * 0.8 / len(sides), y, 0.8 / len(sides), label=side)
+        names = {True: ["S", "A", "T", "B"][:cols], "pairs": ["S<A", "A<T", "T<B"][:cols], False: [""]}[per]
+        ax.set_xticks(x, names, fontsize=8)
+        ax.set_title(label, fontsize=9)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"{Path(result['model']['path']).name}: part-writing (%), {v['played']['streams']} renders of "
+                 f"{v['played']['bars']} bars", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
 
 
 def _plot_metrics(plt, result: dict[str, Any], path: Path) -> Path:

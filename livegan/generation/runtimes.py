@@ -258,55 +258,74 @@ class InfillRuntime:
 
     def make_after(self, index: int, morph: Morph, context: VoiceContext) -> Made:
         """Bar ``index`` after ``context`` (pure: the same arguments make the same bar)."""
-        from livegan.generation.gibbs import Schedule, gibbs
-
         info, mood = self.info, morph.at(index)
         started = time.perf_counter()
-        spb, window = info.steps_per_bar, info.bars
-        before = context.bars
         n = self.guide.candidates if self.guide is not None else 1
-        v, steps = len(info.tracks), window * spb
-        pitch = np.full((n, v, steps), REST, np.int16)
-        onset = np.zeros((n, v, steps), bool)
-        pitch[:, :, :before * spb], onset[:, :, :before * spb] = context.pitch, context.onset
-        unknown = np.zeros((n, v, steps), bool)
-        unknown[:, :, before * spb:(before + 1) * spb] = True
-        hidden = np.zeros_like(unknown)
-        hidden[:, :, (before + 1) * spb:] = True
-        meter = np.repeat(self.meter(index - before, window)[None], n, 0)
-        mood_in = np.tile(np.array([[*mood.point, 1.0]], np.float32), (n, 1))
-        bias = np.zeros(2 * info.n_pitches + 1, np.float32)
-        bias[:info.n_pitches] = DENSITY_BIAS * mood.density
-        schedule = Schedule(iterations=self.generator.iterations, temperature=self.generator.temperature)
-        pitch, onset = gibbs(self.generator.predict, pitch, onset, unknown, meter, mood_in, info.n_pitches,
-                             np.random.default_rng([self.seed, index]), schedule, bias=bias, hidden=hidden)
+        spb = info.steps_per_bar
+        pitch, onset = sample_bar(self.generator, np.repeat(context.pitch[None], n, 0), np.repeat(context.onset[None], n, 0),
+                                  index, np.tile(np.array([[*mood.point, 1.0]], np.float32), (n, 1)),
+                                  np.random.default_rng([self.seed, index]), density=mood.density, cadence=self.cadence)
         pick = 0
         if self.guide is not None:
-            rolls = roll_of(np.where(hidden, REST, pitch), info.n_pitches).reshape(n, v, window, spb, info.n_pitches)
+            heard = np.concatenate([np.repeat(context.pitch[None], n, 0), pitch], axis=2)
+            heard = np.concatenate([heard, np.full((n, heard.shape[1], (info.bars - context.bars - 1) * spb), REST,
+                                                   np.int16)], axis=2)
+            rolls = roll_of(heard, info.n_pitches).reshape(n, heard.shape[1], info.bars, spb, info.n_pitches)
             pick = self.guide.choose(rolls, *mood.point)
-        bar = slice(before * spb, (before + 1) * spb)
         notes = [Note(x.start, x.end, x.pitch, x.track, STRENGTH)
-                 for x in voices_to_notes(pitch[pick, :, bar], onset[pick, :, bar], info.lowest_pitch)]
+                 for x in voices_to_notes(pitch[pick], onset[pick], info.lowest_pitch)]
         made = Bar(index, perform_notes(notes, info, mood, index), mood, morph.version, time.perf_counter() - started,
                    tuple(notes))
-        after = context.then(pitch[pick, :, bar], onset[pick, :, bar], keep=window - 1)
+        after = context.then(pitch[pick], onset[pick], keep=info.bars - 1)
         return Made({index: made}, {index: after})
-
-    def meter(self, first_bar: int, bars: int) -> np.ndarray:
-        """Meter features [F, bars * steps_per_bar] of the bars from ``first_bar``: a fermata on beat 3 of every cadence bar."""
-        info = self.info
-        spb, beat = info.steps_per_bar, info.steps_per_beat
-        fermatas = np.zeros(bars * spb, bool)
-        for b in range(bars):
-            if self.cadence and (first_bar + b + 1) % self.cadence == 0:
-                fermatas[b * spb + 2 * beat:b * spb + 3 * beat] = True
-        return meter_features(bars * spb, info.steps_per_beat, info.beats_per_bar, fermatas, first_bar * spb)
 
     def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
         return self.contexts.keep(bars, made, low)
 
     def close(self) -> None:
         pass
+
+
+def cadence_meter(info: ModelInfo, first_bar: int, bars: int, cadence: int) -> np.ndarray:
+    """Meter features [F, bars * steps_per_bar] of the bars from ``first_bar``: a fermata on beat 3 of every
+    ``cadence``-th bar (0: none), where the chorales most often place theirs."""
+    spb, beat = info.steps_per_bar, info.steps_per_beat
+    fermatas = np.zeros(bars * spb, bool)
+    for b in range(bars):
+        if cadence and (first_bar + b + 1) % cadence == 0:
+            fermatas[b * spb + 2 * beat:b * spb + 3 * beat] = True
+    return meter_features(bars * spb, info.steps_per_beat, info.beats_per_bar, fermatas, first_bar * spb)
+
+
+def sample_bar(generator: InfillGenerator, pitch: np.ndarray, onset: np.ndarray, index: int, mood: np.ndarray,
+               rng: np.random.Generator, density: float = 0.0, cadence: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Bar ``index`` of N streams after the bars before it: (pitch int16, onset bool) [N, V, steps_per_bar].
+
+    pitch, onset : [N, V, c * steps_per_bar], the last ``c`` bars (0 <= c < the model's window).
+    mood : float32 [N, 3], (valence, arousal, known). The window is the model's: the bars before,
+    this bar (drawn), and, where fewer bars came before, the bars after it, hidden.
+    """
+    from livegan.generation.gibbs import Schedule, gibbs
+
+    info = generator.info
+    spb, window = info.steps_per_bar, info.bars
+    n, v, known = pitch.shape[0], pitch.shape[1], pitch.shape[2]
+    before = known // spb
+    steps = window * spb
+    grid_pitch = np.full((n, v, steps), REST, np.int16)
+    grid_onset = np.zeros((n, v, steps), bool)
+    grid_pitch[:, :, :known], grid_onset[:, :, :known] = pitch, onset
+    unknown = np.zeros((n, v, steps), bool)
+    unknown[:, :, known:known + spb] = True
+    hidden = np.zeros_like(unknown)
+    hidden[:, :, known + spb:] = True
+    meter = np.repeat(cadence_meter(info, index - before, window, cadence)[None], n, 0)
+    bias = np.zeros(2 * info.n_pitches + 1, np.float32)
+    bias[:info.n_pitches] = DENSITY_BIAS * density
+    schedule = Schedule(iterations=generator.iterations, temperature=generator.temperature)
+    grid_pitch, grid_onset = gibbs(generator.predict, grid_pitch, grid_onset, unknown, meter, mood, info.n_pitches, rng,
+                                   schedule, bias=bias if density else None, hidden=hidden)
+    return grid_pitch[:, :, known:known + spb], grid_onset[:, :, known:known + spb]
 
 
 def runtime_for(generator: Generator, *, walk: Walk, guide: MoodGuide | None = None, threshold: float | None = None,
