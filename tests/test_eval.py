@@ -79,6 +79,12 @@ def test_eval_prints_the_table_writes_json_and_plots_and_needs_no_torch(files):
     assert 0 <= report["originality"]["near_copy_rate"] <= 1 and report["originality"]["reference_phrases"] == 120
     assert report["command"].startswith("livegan eval --model")
     assert (folder / "plots" / "metrics.png").stat().st_size > 0 and (folder / "plots" / "mood.png").stat().st_size > 0
+    voices = report["voices"]  # the part-writing of what the daemon plays, guided as it plays, unguided, and the data's
+    assert voices["played"]["streams"] == 30 and voices["played"]["bars"] == 32 and voices["played"]["guide"] == 8
+    assert voices["unguided"]["guide"] == 1 and voices["training"]["phrases"] == 120
+    assert len(voices["played"]["stepwise"]) == 3 and 0 <= voices["played"]["all_voices_sound"] <= 1
+    assert "part-writing of what the daemon plays" in result.stdout
+    assert (folder / "plots" / "voices.png").stat().st_size > 0
 
 
 def test_eval_compares_models_of_both_runtimes_side_by_side_in_one_table(files):
@@ -107,10 +113,19 @@ def test_eval_compares_models_of_both_runtimes_side_by_side_in_one_table(files):
 
 def test_a_dataset_on_another_grid_is_refused_in_one_line(files, tmp_path):
     model, _, _ = files
-    other = tiny_dataset(tmp_path / "other.npz", tiny_info(lowest_pitch=36))
+    other = tiny_dataset(tmp_path / "other.npz", tiny_info(), steps_per_beat=2)
     result = livegan_without_torch("eval", "--model", str(model), "--data", str(other), "--phrases", "8")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "does not fit the model: lowest_pitch 36 (model: 48)" in result.stderr
+    assert "does not fit the model: steps_per_beat 2 (model: 4)" in result.stderr
+
+
+def test_a_dataset_on_another_pitch_window_is_read_in_the_models_window():
+    from livegan.evaluation.evaluate import to_window
+
+    rolls = np.zeros((1, 1, 12), bool)
+    rolls[0, 0, [0, 5, 11]] = True  # MIDI 36, 41, 47 on a window from 36
+    moved = to_window(rolls, 36, 40, 12)  # the model's window: MIDI 40-51
+    assert moved.shape == (1, 1, 12) and np.flatnonzero(moved[0, 0]).tolist() == [1, 7]  # 41 and 47; 36 falls outside
 
 
 def test_without_data_there_is_no_training_column_and_no_copy_check_but_still_diversity(files):
