@@ -40,6 +40,8 @@ log = logging.getLogger("livegan")
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
 @click.option("--guide", type=click.IntRange(1, 64), default=None,
               help="Mood guidance, as livegan run's: play the best fitting of this many candidate phrases (1: off; default: 8, or 1 for an infill model).")
+@click.option("--iterations", type=click.IntRange(1, 1000), default=None,
+              help="Gibbs passes per bar of an infill model (Coconet; default: the model's).")
 @click.option("--temperature", type=click.FloatRange(0.05, 10), default=None,
               help="Sampling temperature of a step or infill model (LSTM, Coconet; default: the model's).")
 @click.option("--continue", "clip_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -53,12 +55,13 @@ log = logging.getLogger("livegan")
 @click.option("--sample-rate", type=click.IntRange(8000, 192000), default=44100, show_default=True, help="WAV sample rate in Hz.")
 def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, schedule: str | None,
            valence: float | None, arousal: float | None, morph_bars: int, seed: int | None, model: Path | None,
-           moods_file: Path | None, bpm: float, threshold: float | None, guide: int | None, temperature: float | None,
+           moods_file: Path | None, bpm: float, threshold: float | None, guide: int | None, iterations: int | None,
+           temperature: float | None,
            clip_path: Path | None, variation: float, device: str,
            soundfont: Path | None, sample_rate: int) -> None:
     """Render a piece to MIDI (and WAV, PNG): the notes ``livegan run`` plays with the same options."""
     from livegan.generation.guide import default_candidates
-    from livegan.model.engine import load_model, set_temperature
+    from livegan.model.engine import load_model, set_iterations, set_temperature
     from livegan.model.locate import model_path
     from livegan.mood.presets import load_moods
     from livegan.offline.render import render_piece, schedule_length
@@ -71,6 +74,8 @@ def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, s
     generator = load_model(model, device=device)
     if temperature is not None:
         set_temperature(generator, temperature)
+    if iterations is not None:
+        set_iterations(generator, iterations)
     warm = generator.warm_up()  # lazy initialisation is not part of the render speed
     guide = default_candidates(generator.info) if guide is None else guide
     if seed is None:

@@ -45,6 +45,8 @@ CLOSE_TIMEOUT_SECONDS = 5.0  # closing the ports takes milliseconds; longer mean
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
 @click.option("--temperature", type=click.FloatRange(0.05, 10), default=None,
               help="Sampling temperature of a step or infill model (LSTM, Coconet; default: the model's); below 1 is safer, above 1 wilder.")
+@click.option("--iterations", type=click.IntRange(1, 1000), default=None,
+              help="Gibbs passes per bar of an infill model (Coconet; default: the model's): fewer are faster and rougher.")
 @click.option("--guide", type=click.IntRange(1, 64), default=None,
               help="Mood guidance: generate this many candidate phrases from nearby latents and play the one whose key "
                    "and note density fit the mood best (1: play the model's phrase as it is). Default: 8 for phrase and step "
@@ -72,7 +74,7 @@ CLOSE_TIMEOUT_SECONDS = 5.0  # closing the ports takes milliseconds; longer mean
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
 def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api: str | None, model: Path | None,
         device: str, bpm: float, mood_name: str | None, moods_file: Path | None, controls_file: Path | None,
-        seed: int | None, lookahead: int, threshold: float | None, temperature: float | None, guide: int | None,
+        seed: int | None, lookahead: int, threshold: float | None, temperature: float | None, iterations: int | None, guide: int | None,
         bars: int | None, clock_source: str, send_clock: bool,
         switch: str, morph_bars: int, record: Path | None, synth: bool, soundfont: Path | None, worker: bool, realtime: bool,
         quiet: bool, verbose: bool) -> None:
@@ -86,12 +88,15 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
         raise UserError("--clock external follows MIDI clock from the input port: drop --no-input (and pass --in NAME)")
     presets, controls = _load_config(moods_file, controls_file)
     start_mood = _start_mood(presets, mood_name)
-    generator = _load_model(model, device, temperature)
+    generator = _load_model(model, device, temperature, iterations)
+    if generator.info.runtime == "infill":
+        _check_tempo(generator, bpm, clock_source)
     spec = None
     if worker:
         from livegan.generation.worker import WorkerSpec
 
-        spec = WorkerSpec(model_path(model), "cuda" if generator.provider.startswith("CUDA") else "cpu", 1, temperature)
+        spec = WorkerSpec(model_path(model), "cuda" if generator.provider.startswith("CUDA") else "cpu", 1, temperature,
+                          iterations)
     if guide is None:
         from livegan.generation.guide import default_candidates
 
@@ -102,6 +107,24 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
                                                                synth, soundfont), bars, quiet, started, realtime, spec)
     if code:
         sys.exit(code)
+
+
+HEADROOM = 1.5  # a bar must be made in 1/HEADROOM of its length, leaving time for mood switches and the machine's other work
+
+
+def _check_tempo(generator, bpm: float, clock_source: str) -> None:
+    """Time one bar of an infill model here and say which tempo it holds; warn when ``--bpm`` is beyond it."""
+    from livegan.generation.runtimes import bar_seconds
+
+    seconds = bar_seconds(generator)
+    info = generator.info
+    holds = 60.0 * info.beats_per_bar / (seconds * HEADROOM)
+    log.info("the model makes a bar in %.0f ms here (%d Gibbs passes): it holds tempos up to %.0f BPM",
+             seconds * 1e3, generator.iterations, holds)
+    if clock_source == "internal" and bpm > holds:
+        log.warning("at %g BPM a bar lasts %.2f s and this model needs %.2f s to make one here: bars may come late and "
+                    "be skipped; play at %.0f BPM or less, or pass --iterations %d", bpm, 60.0 * info.beats_per_bar / bpm,
+                    seconds, holds, max(1, int(generator.iterations * holds / bpm)))
 
 
 @dataclass(frozen=True)
@@ -130,14 +153,16 @@ def _load_config(moods_file: Path | None, controls_file: Path | None):
     return presets, load_control_map(controls_file)
 
 
-def _load_model(model: Path | None, device: str, temperature: float | None = None):
+def _load_model(model: Path | None, device: str, temperature: float | None = None, iterations: int | None = None):
     """The generator, validated and warmed up; a model that does not fit is one line, exit 2."""
-    from livegan.model.engine import load_model, set_temperature
+    from livegan.model.engine import load_model, set_iterations, set_temperature
 
     model = model_path(model)
     generator = load_model(model, device=device, threads=1)
     if temperature is not None:
         set_temperature(generator, temperature)
+    if iterations is not None:
+        set_iterations(generator, iterations)
     warm = generator.warm_up()
     log.info("model %s (%s, %s runtime, %d tracks: %s), warm-up %.0f ms", model.name, generator.provider,
              generator.info.runtime, len(generator.info.tracks), ", ".join(t.name for t in generator.info.tracks), warm * 1e3)

@@ -328,6 +328,24 @@ def sample_bar(generator: InfillGenerator, pitch: np.ndarray, onset: np.ndarray,
     return grid_pitch[:, :, known:known + spb], grid_onset[:, :, known:known + spb]
 
 
+def bar_seconds(generator: InfillGenerator, repeats: int = 3) -> float:
+    """Seconds an infill model takes here to make one bar: ``iterations`` calls on the model's window (the median
+    of ``repeats`` calls, times the passes; the daemon asks this at start, so it costs a few calls, not a bar)."""
+    info = generator.info
+    v, steps, rows = len(info.tracks), info.bars * info.steps_per_bar, info.n_pitches + 1
+    notes = np.zeros((1, v, 2, steps, rows), np.float32)
+    notes[:, :, 0, :, rows // 2] = 1.0
+    mask = np.zeros((1, v, steps), np.float32)
+    mask[:, :, -info.steps_per_bar:] = 1.0
+    meter = np.zeros((1, info.steps_per_beat + info.beats_per_bar + 1, steps), np.float32)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        generator.predict(notes, mask, meter, np.array([[0.0, 0.0, 1.0]], np.float32))
+        times.append(time.perf_counter() - started)
+    return float(np.median(times)) * generator.iterations
+
+
 def runtime_for(generator: Generator, *, walk: Walk, guide: MoodGuide | None = None, threshold: float | None = None,
                 opening: StepContext | VoiceContext | None = None, seed: int | None = None) -> Runtime:
     """The strategy the model's contract declares (``info.runtime``: ``"phrase"``, ``"step"`` or ``"infill"``)."""

@@ -37,7 +37,8 @@ class WorkerSpec:
     model: Path
     device: str = "cpu"
     threads: int = 1
-    temperature: float | None = None  # a step model's sampling temperature, if the user set one
+    temperature: float | None = None  # a step or infill model's sampling temperature, if the user set one
+    iterations: int | None = None  # an infill model's Gibbs passes per bar, if the user set them
 
 
 @dataclass(frozen=True)
@@ -164,11 +165,13 @@ def _build(spec: WorkerSpec, composing: _Composing):
     from livegan.generation.guide import MoodGuide
     from livegan.generation.latent import LatentWalk
     from livegan.generation.runtimes import runtime_for
-    from livegan.model.engine import load_model, set_temperature
+    from livegan.model.engine import load_model, set_iterations, set_temperature
 
     generator = load_model(spec.model, device=spec.device, threads=spec.threads)
     if spec.temperature is not None:
         set_temperature(generator, spec.temperature)
+    if spec.iterations is not None:
+        set_iterations(generator, spec.iterations)
     generator.warm_up()
     walk = LatentWalk(generator.latents, seed=composing.seed, step=composing.latent_step)
     guide = MoodGuide(generator.info, composing.guide, seed=composing.seed) if composing.guide > 1 else None

@@ -406,6 +406,16 @@ def _check_infill_tensors(session, info: ModelInfo) -> None:
     _check_input(outputs[STEP_OUTPUT_LOGITS], (v, None, 2 * info.n_pitches + 1))
 
 
+def set_iterations(generator: AnyModel, iterations: int) -> None:
+    """Set an infill model's Gibbs passes per bar (fewer: faster, rougher); other models have none (one-line UserError)."""
+    if generator.info.runtime != "infill":
+        raise UserError(f"--iterations applies to infill models (Coconet); '{generator.path}' is a "
+                        f"{generator.info.runtime} model ({generator.info.architecture})")
+    if not 1 <= iterations <= 1000:
+        raise UserError(f"iterations must be in [1, 1000], got {iterations}")
+    generator.iterations = int(iterations)
+
+
 def set_temperature(generator: AnyModel, temperature: float) -> None:
     """Set a step or infill model's sampling temperature; a phrase model has none, which is a one-line UserError."""
     if generator.info.runtime == "phrase":
