@@ -120,3 +120,25 @@ def daemon_factory(jack_server: JackServer) -> Iterator[Callable[..., Daemon]]:
     yield start
     for daemon in started:
         daemon.kill()
+
+
+@pytest.fixture(scope="session")
+def infill_model(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny infill model (Coconet) trained 150 steps on held triads and exported: the path of its ONNX file."""
+    from livegan.export.onnx import export_onnx
+    from test_training_helpers import tiny_config, tiny_voice_dataset
+
+    from livegan.training.loop.train import train
+
+    folder = tmp_path_factory.mktemp("infill")
+    config = tiny_config("coconet", steps=150, batch_size=8, lr_g=0.01, sample_every=1000, checkpoint_every=1000)
+    last = train(tiny_voice_dataset(folder / "voices.npz"), config, folder / "run", progress=False)
+    export_onnx(last, folder / "coconet.onnx")
+    return folder / "coconet.onnx"
+
+
+@pytest.fixture(scope="session")
+def tiny_infill_info(infill_model):
+    from livegan.model.engine import load_model
+
+    return load_model(infill_model).info

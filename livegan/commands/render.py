@@ -40,6 +40,12 @@ log = logging.getLogger("livegan")
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
 @click.option("--guide", type=click.IntRange(1, 64), default=None,
               help="Mood guidance, as livegan run's: play the best fitting of this many candidate phrases (1: off; default: 8, or 1 for an infill model).")
+@click.option("--follow", type=click.Choice(["chords"]), default=None,
+              help="chords: the voices play the chords of --chords (one a bar, repeating), as 'livegan run --follow chords' "
+                   "plays the chords you hold (an infill model).")
+@click.option("--chords", "chord_text", default=None,
+              help="Chord symbols, one a bar (\"C G Am F\"; N: none), or a MIDI file whose notes sounding in each bar "
+                   "are the chords.")
 @click.option("--iterations", type=click.IntRange(1, 1000), default=None,
               help="Gibbs passes per bar of an infill model (Coconet; default: the model's).")
 @click.option("--temperature", type=click.FloatRange(0.05, 10), default=None,
@@ -55,7 +61,7 @@ log = logging.getLogger("livegan")
 @click.option("--sample-rate", type=click.IntRange(8000, 192000), default=44100, show_default=True, help="WAV sample rate in Hz.")
 def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, schedule: str | None,
            valence: float | None, arousal: float | None, morph_bars: int, seed: int | None, model: Path | None,
-           moods_file: Path | None, bpm: float, threshold: float | None, guide: int | None, iterations: int | None,
+           moods_file: Path | None, bpm: float, threshold: float | None, guide: int | None, follow: str | None, chord_text: str | None, iterations: int | None,
            temperature: float | None,
            clip_path: Path | None, variation: float, device: str,
            soundfont: Path | None, sample_rate: int) -> None:
@@ -82,8 +88,9 @@ def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, s
         seed = secrets.randbelow(2**31)
         log.info("seed %d (pass --seed %d to render this piece again)", seed, seed)
     walk, opening = (None, None) if clip_path is None else _from_clip(generator, clip_path, segments[0].mood, seed, variation)
+    chords = _chords(follow, chord_text, generator.info)
     piece = render_piece(generator, segments, n_bars, seed, bpm=bpm, threshold=threshold, guide=guide, morph_bars=morph_bars,
-                         title=f"LiveGAN {model.name}, seed {seed}", walk=walk, opening=opening)
+                         title=f"LiveGAN {model.name}, seed {seed}", walk=walk, opening=opening, chords=chords)
     took = piece.gen_seconds + piece.play_seconds
     log.info("rendered %d bars (%.1f s of music at %g BPM) in %.2f s on %s: %.0f bars/s "
              "(model %.2f s in %d call%s after a %.2f s warm-up, notes %.2f s, performance %.2f s)", n_bars, piece.seconds,
@@ -129,6 +136,24 @@ def _from_clip(generator, clip_path: Path, mood, seed: int, variation: float):
     log.info("varying %s (%d notes in its first %d bars; the model reads %d bars) with spread %.2f",
              clip_path, clip.notes, min(clip.bars, info.bars), info.bars, variation)
     return VariationWalk({"z": z}, seed, variation), None
+
+
+def _chords(follow: str | None, text: str | None, info) -> list:
+    """The chords of ``--follow chords --chords ...``: symbols, or a MIDI file's notes bar by bar."""
+    from livegan.music.chords import parse_progression
+
+    if follow is None:
+        if text is not None:
+            raise UserError("--chords goes with --follow chords")
+        return []
+    if not text:
+        raise UserError("--follow chords needs --chords: symbols such as \"C G Am F\", or a MIDI file of chords")
+    path = Path(text)
+    if path.suffix.lower() in (".mid", ".midi"):
+        from livegan.music.clip import chords_of_clip
+
+        return chords_of_clip(path, info)
+    return parse_progression(text)
 
 
 def _segments(presets, schedule: str | None, valence: float | None, arousal: float | None):

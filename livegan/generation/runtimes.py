@@ -29,6 +29,7 @@ from livegan.generation.guide import MoodGuide
 from livegan.generation.latent import Walk
 from livegan.model.contract import ModelInfo, decode_voices
 from livegan.model.engine import StepContext
+from livegan.mood.presets import Mood
 from livegan.music.perform import perform_notes, phrase_notes, split_bars, threshold_for
 from livegan.music.roll import Note
 from livegan.music.voices import REST, meter_features, roll_of, voices_to_notes
@@ -226,6 +227,36 @@ class VoiceContext:
 
 STRENGTH = 96  # an infilled note's strength (the phrase models' onset probability x 127): velocity as the mood sets it
 DENSITY_BIAS = 1.5  # log-odds added to every struck class at density +1 (taken away at -1): the density knob
+CHORD_BIAS = 4.0  # log-odds added to the chord's pitch classes (struck or held) when a chord is asked for
+BASS_BIAS = 3.0  # and to the bass's pitch class in the lowest voice
+AVOID_BIAS = -30.0  # a pitch the player holds: never doubled
+
+
+def steering(info: ModelInfo, mood: Mood) -> np.ndarray | None:
+    """Log-odds [V, 1, 2P + 1] a mood adds to the model's classes (density, a held chord, the player's notes); None: none.
+
+    What is steered is the model's distribution, before sampling: the notes are still the model's choice.
+    """
+    p = info.n_pitches
+    v = len(info.tracks)
+    if not mood.density and not mood.chord and not mood.avoid:
+        return None
+    bias = np.zeros((v, 1, 2 * p + 1), np.float32)
+    bias[:, :, :p] += DENSITY_BIAS * mood.density
+    classes = (info.lowest_pitch + np.arange(p)) % 12
+    if mood.chord:
+        tone = np.isin(classes, mood.chord) * CHORD_BIAS
+        bias[:, :, :p] += tone
+        bias[:, :, p:2 * p] += tone
+        if mood.bass >= 0:
+            bass = (classes == mood.bass) * BASS_BIAS
+            bias[-1, :, :p] += bass
+            bias[-1, :, p:2 * p] += bass
+    for pitch in mood.avoid:
+        index = pitch - info.lowest_pitch
+        if 0 <= index < p:
+            bias[:, :, index] = bias[:, :, p + index] = AVOID_BIAS
+    return bias
 
 
 class InfillRuntime:
@@ -264,7 +295,7 @@ class InfillRuntime:
         spb = info.steps_per_bar
         pitch, onset = sample_bar(self.generator, np.repeat(context.pitch[None], n, 0), np.repeat(context.onset[None], n, 0),
                                   index, np.tile(np.array([[*mood.point, 1.0]], np.float32), (n, 1)),
-                                  np.random.default_rng([self.seed, index]), density=mood.density, cadence=self.cadence)
+                                  np.random.default_rng([self.seed, index]), bias=steering(info, mood), cadence=self.cadence)
         pick = 0
         if self.guide is not None:
             heard = np.concatenate([np.repeat(context.pitch[None], n, 0), pitch], axis=2)
@@ -298,12 +329,13 @@ def cadence_meter(info: ModelInfo, first_bar: int, bars: int, cadence: int) -> n
 
 
 def sample_bar(generator: InfillGenerator, pitch: np.ndarray, onset: np.ndarray, index: int, mood: np.ndarray,
-               rng: np.random.Generator, density: float = 0.0, cadence: int = 2) -> tuple[np.ndarray, np.ndarray]:
+               rng: np.random.Generator, bias: np.ndarray | None = None, cadence: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Bar ``index`` of N streams after the bars before it: (pitch int16, onset bool) [N, V, steps_per_bar].
 
     pitch, onset : [N, V, c * steps_per_bar], the last ``c`` bars (0 <= c < the model's window).
     mood : float32 [N, 3], (valence, arousal, known). The window is the model's: the bars before,
     this bar (drawn), and, where fewer bars came before, the bars after it, hidden.
+    bias : log-odds [V, 1, 2P + 1] added to the model's classes (:func:`steering`), or None.
     """
     from livegan.generation.gibbs import Schedule, gibbs
 
@@ -320,11 +352,9 @@ def sample_bar(generator: InfillGenerator, pitch: np.ndarray, onset: np.ndarray,
     hidden = np.zeros_like(unknown)
     hidden[:, :, known + spb:] = True
     meter = np.repeat(cadence_meter(info, index - before, window, cadence)[None], n, 0)
-    bias = np.zeros(2 * info.n_pitches + 1, np.float32)
-    bias[:info.n_pitches] = DENSITY_BIAS * density
     schedule = Schedule(iterations=generator.iterations, temperature=generator.temperature)
     grid_pitch, grid_onset = gibbs(generator.predict, grid_pitch, grid_onset, unknown, meter, mood, info.n_pitches, rng,
-                                   schedule, bias=bias if density else None, hidden=hidden)
+                                   schedule, bias=bias, hidden=hidden)
     return grid_pitch[:, :, known:known + spb], grid_onset[:, :, known:known + spb]
 
 

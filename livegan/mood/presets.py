@@ -30,6 +30,9 @@ class Mood:
     legato : share of a note's length that is held (1 = full, 0.5 = staccato).
     density : -1 (sparser) .. +1 (denser): moves the note threshold (see perform.threshold_for).
     programs : GM program (0-127) per track name, overriding the model's instruments.
+    chord : pitch classes (0 = C) the voices should sound, from the keys a player holds or a chord
+        chart (empty: the model chooses the harmony); ``bass`` the one the lowest voice should take (-1: any).
+    avoid : MIDI pitches the player holds, which the voices do not double.
     """
 
     name: str
@@ -41,6 +44,9 @@ class Mood:
     legato: float = 1.0
     density: float = 0.0
     programs: dict[str, int] = field(default_factory=dict)
+    chord: tuple[int, ...] = ()
+    bass: int = -1
+    avoid: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for key, value, low, high in (
@@ -54,9 +60,15 @@ class Mood:
         ):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
                 raise ValueError(f"mood '{self.name}': {key} must be in [{low}, {high}], got {value!r}")
+        if not all(isinstance(c, int) and 0 <= c < 12 for c in self.chord) or not -1 <= self.bass < 12:
+            raise ValueError(f"mood '{self.name}': chord must be pitch classes 0-11 and bass -1..11, got {self.chord}, {self.bass}")
         for track, program in self.programs.items():
             if not isinstance(program, int) or not 0 <= program <= 127:
                 raise ValueError(f"mood '{self.name}': programs.{track} must be a GM program 0-127, got {program!r}")
+
+    def harmonized(self, chord: tuple[int, ...] = (), bass: int = -1, avoid: tuple[int, ...] = ()) -> Mood:
+        """The same mood over a held chord (pitch classes, the bass's; MIDI pitches not to double)."""
+        return replace(self, chord=tuple(chord), bass=bass, avoid=tuple(avoid))
 
     def at(self, valence: float | None = None, arousal: float | None = None, density: float | None = None) -> Mood:
         """The same rendering choices at another point of the plane (or another density)."""
@@ -70,7 +82,7 @@ class Mood:
     def blend(self, other: Mood, frac: float) -> Mood:
         """The mood ``frac`` of the way from this one to ``other`` (0 = self, 1 = other).
 
-        Numbers glide; names and instruments switch half-way.
+        Numbers glide; names and instruments switch half-way; a chord the player holds applies at once.
         """
         if frac <= 0.0:
             return self
@@ -81,7 +93,7 @@ class Mood:
             return a + (b - a) * frac
 
         return replace(
-            other if frac >= 0.5 else self,
+            other if frac >= 0.5 else self, chord=other.chord, bass=other.bass, avoid=other.avoid,
             valence=mix(self.valence, other.valence), arousal=mix(self.arousal, other.arousal),
             velocity=int(round(mix(self.velocity, other.velocity))), dynamics=int(round(mix(self.dynamics, other.dynamics))),
             swing=mix(self.swing, other.swing), legato=mix(self.legato, other.legato), density=mix(self.density, other.density),

@@ -161,3 +161,31 @@ def _fold(pitch: int, info: ModelInfo) -> int:
     while p >= info.n_pitches:
         p -= 12
     return max(0, min(info.n_pitches - 1, p))
+
+
+def chords_of_clip(path: str | Path, info: ModelInfo) -> list:
+    """A MIDI file of chords -> one :class:`~livegan.music.chords.Chord` per bar: the pitches sounding longest in
+    the bar (each sounding at least a beat, or the bar's only notes); None for a bar with no notes."""
+    from livegan.music.chords import chord_of
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"chord file '{path}' does not exist: pass a MIDI file (.mid), or chord symbols, to --chords")
+    try:
+        midi = mido.MidiFile(path)
+    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
+        raise UserError(f"chord file '{path}' is not a readable MIDI file ({type(exc).__name__}: {exc})") from None
+    notes = [n for key, part in _parts(midi, info.steps_per_beat).items() if key[1] != DRUM_CHANNEL for n in part]
+    if not notes:
+        raise UserError(f"chord file '{path}' holds no notes: hold one chord a bar, then export it as MIDI")
+    bar = info.steps_per_bar
+    chords = []
+    for b in range(min(MAX_CLIP_BARS, -(-max(end for _, end, _ in notes) // bar))):
+        lengths: dict[int, int] = {}
+        for start, end, pitch in notes:
+            overlap = min(end, (b + 1) * bar) - max(start, b * bar)
+            if overlap > 0:
+                lengths[pitch] = lengths.get(pitch, 0) + overlap
+        held = [p for p, n in lengths.items() if n >= info.steps_per_beat] or list(lengths)
+        chords.append(chord_of(held))
+    return chords

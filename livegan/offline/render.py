@@ -35,6 +35,7 @@ from livegan.generation.latent import Walk
 from livegan.model.contract import ModelInfo
 from livegan.model.engine import StepContext
 from livegan.mood.presets import Mood, find_mood
+from livegan.music.chords import Chord
 from livegan.music.smf import Layout, smf_bytes
 from livegan.ports.memory import MemoryOutput
 from livegan.ports.tracker import NoteTracker
@@ -138,21 +139,35 @@ class MoodSchedule:
     """The moods of a render, asked for as a player switches presets during a live run.
 
     Before the sequencer takes bar k, :meth:`reach` moves to the segment holding it; the
-    composer's ``mood_now`` then returns (segment number, its mood), so a new segment is a
-    new mood version, heard from its first bar (gliding, with ``morph_bars``).
+    composer's ``mood_now`` then returns (version, its mood), so a new segment is a new mood
+    version, heard from its first bar (gliding, with ``morph_bars``).
+
+    ``chords`` (one per bar, repeating; None: the model chooses) are held as a player holds
+    them with ``livegan run --follow chords``: bar k's chord from the moment bar k is taken, a
+    change being a new version too.
     """
 
-    def __init__(self, segments: Sequence[Segment]) -> None:
+    def __init__(self, segments: Sequence[Segment], chords: Sequence[Chord | None] = ()) -> None:
         self.segments = list(segments)
         self.ends = list(np.cumsum([s.bars or 0 for s in self.segments]))
+        self.chords = list(chords)
         self._segment = 0
+        self._chord: Chord | None = None
+        self._version = 0
 
     def reach(self, index: int) -> None:
         """Bar ``index`` is about to be taken."""
-        self._segment = next((k for k, end in enumerate(self.ends[:-1]) if index < end), len(self.segments) - 1)
+        segment = next((k for k, end in enumerate(self.ends[:-1]) if index < end), len(self.segments) - 1)
+        chord = self.chords[index % len(self.chords)] if self.chords else None
+        if (segment, chord) != (self._segment, self._chord):
+            self._version += 1
+        self._segment, self._chord = segment, chord
 
     def mood_now(self) -> tuple[int, Mood]:
-        return self._segment, self.segments[self._segment].mood
+        mood = self.segments[self._segment].mood
+        if self._chord is not None:
+            mood = mood.harmonized(self._chord.pitch_classes, self._chord.bass)
+        return self._version, mood
 
 
 class _Scheduled:
@@ -193,17 +208,20 @@ def _quiet(name: str) -> Iterator[None]:
 def render_piece(generator: Generator, segments: Sequence[Segment], bars: int, seed: int | None, *, bpm: float = 120.0,
                  threshold: float | None = None, guide: int = 1, morph_bars: int = 0, lookahead: int = 2,
                  latent_step: float = 0.35, title: str = "LiveGAN", walk: Walk | None = None,
-                 opening: StepContext | None = None) -> Piece:
+                 opening: StepContext | None = None, chords: Sequence[Chord | None] = ()) -> Piece:
     """Compose and play ``bars`` bars of the schedule ``segments``; see the module docstring for the path.
 
     The options mean what ``livegan run``'s do (``guide``: candidates per phrase, 1 = off;
     ``walk``: latents instead of the seeded walk, e.g. variations of a clip; ``opening``: a
-    step model's context before bar 0).
+    step model's context before bar 0; ``chords``: one per bar, repeating, held as ``--follow chords`` holds them).
     """
     if bars < 1:
         raise ValueError("a piece needs at least one bar")
     timed = _Timed(generator)
-    schedule = MoodSchedule(segments)
+    if chords and generator.info.runtime != "infill":
+        raise UserError(f"following chords needs an infill model (the default); this one is a {generator.info.runtime} "
+                        f"model ({generator.info.architecture})")
+    schedule = MoodSchedule(segments, chords)
     composer = make_composer(timed, mood_now=schedule.mood_now, seed=seed, latent_step=latent_step, threshold=threshold,
                              guide=guide, lookahead=lookahead, morph_bars=morph_bars, background=False, walk=walk,
                              opening=opening)
