@@ -179,3 +179,30 @@ def test_rests_and_holds_decode_as_the_model_chose():
     notes = voices_to_notes(pitch, onset, 36)
     assert [(n.start, n.end, n.pitch) for n in notes] == [(0, 3, 41), (4, 5, 41), (5, 7, 41)]
     assert pitch[0, 3] == REST
+
+
+def test_a_given_melody_is_the_soprano_of_the_bar_and_the_model_fills_the_other_voices(exported):
+    melody = ((0, 32, 36, 72), (0, 36, 40, 74), (0, 40, 48, 76))  # (voice, start, end, MIDI) in bar 2: C5 D5 E5
+    mood = Mood("bright", 0.8, 0.4, given=melody)
+    runtime = _runtime(exported)
+    context = runtime.opening
+    for index in range(3):
+        made = runtime.make_after(index, Morph(0, mood, mood, 0, 0), context)
+        context = made.contexts[index]
+    soprano = [(n.start, n.end, n.pitch) for n in made.bars[2].score if n.track == 0]
+    assert soprano == [(0, 4, 72), (4, 8, 74), (8, 16, 76)]
+    assert any(n.track == 3 for n in made.bars[2].score), "the lower voices are the model's"
+
+
+def test_a_silent_bar_plays_nothing_and_keeps_the_players_phrase_as_what_comes_next_continues(exported):
+    call = ((0, 0, 8, 67), (0, 8, 16, 69))  # the player's G4 A4 in bar 0, as the soprano
+    listening = Mood("bright", 0.8, 0.4, given=call, silent=True)
+    runtime = _runtime(exported)
+    made = runtime.make_after(0, Morph(0, listening, listening, 0, 0), runtime.opening)
+    assert made.bars[0].notes == [] and made.bars[0].score == ()
+    after = made.contexts[0]
+    lowest = exported.info.lowest_pitch
+    assert after.pitch[0, 0] == 67 - lowest and after.onset[0, 8] and after.hidden[1:].all() and not after.hidden[0].any()
+    answer = Mood("bright", 0.8, 0.4, given=call)
+    reply = runtime.make_after(1, Morph(1, answer, answer, 1, 0), after)
+    assert reply.bars[1].score and reply.contexts[1].bars == 2

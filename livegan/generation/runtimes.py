@@ -207,22 +207,32 @@ class VoiceContext:
     pitch : int16 [V, bars * steps_per_bar], pitch indices or :data:`~livegan.music.voices.REST`.
     onset : bool [V, bars * steps_per_bar].
     bars : how many bars it holds (0 before the first bar; at most the model's window less one).
+    hidden : bool [V, bars * steps_per_bar], cells nobody played that the model must not take for rests
+        (the voices a player's phrase left out, while LiveGAN listened); None: none.
     """
 
     pitch: np.ndarray
     onset: np.ndarray
     bars: int
+    hidden: np.ndarray | None = None
 
     @classmethod
     def empty(cls, voices: int) -> VoiceContext:
         return cls(np.zeros((voices, 0), np.int16), np.zeros((voices, 0), bool), 0)
 
-    def then(self, pitch: np.ndarray, onset: np.ndarray, keep: int) -> VoiceContext:
+    @property
+    def unseen(self) -> np.ndarray:
+        """bool [V, bars * steps_per_bar]: :attr:`hidden`, or no cell."""
+        return self.hidden if self.hidden is not None else np.zeros(self.pitch.shape, bool)
+
+    def then(self, pitch: np.ndarray, onset: np.ndarray, keep: int, hidden: np.ndarray | None = None) -> VoiceContext:
         """This context followed by one more bar, keeping the last ``keep`` bars."""
         steps = pitch.shape[1]
         bars = min(keep, self.bars + 1)
+        unseen = np.concatenate([self.unseen, np.zeros(pitch.shape, bool) if hidden is None else hidden], 1)
         return VoiceContext(np.concatenate([self.pitch, pitch], 1)[:, -bars * steps:],
-                            np.concatenate([self.onset, onset], 1)[:, -bars * steps:], bars)
+                            np.concatenate([self.onset, onset], 1)[:, -bars * steps:], bars,
+                            unseen[:, -bars * steps:] if unseen.any() else None)
 
 
 STRENGTH = 96  # an infilled note's strength (the phrase models' onset probability x 127): velocity as the mood sets it
@@ -288,14 +298,27 @@ class InfillRuntime:
         return self.make_after(index, morph, self.contexts.before(index))
 
     def make_after(self, index: int, morph: Morph, context: VoiceContext) -> Made:
-        """Bar ``index`` after ``context`` (pure: the same arguments make the same bar)."""
+        """Bar ``index`` after ``context`` (pure: the same arguments make the same bar).
+
+        A mood's ``given`` notes (a player's melody, a call) are known cells of their voices, in this bar
+        and the bars before; a ``silent`` mood plays nothing and keeps what the player played as context.
+        """
         info, mood = self.info, morph.at(index)
         started = time.perf_counter()
-        n = self.guide.candidates if self.guide is not None else 1
         spb = info.steps_per_bar
+        first = (index - context.bars) * spb
+        past = given_cells(mood.given, info, first, context.bars * spb)
+        context = VoiceContext(np.where(past.known, past.pitch, context.pitch), np.where(past.known, past.onset, context.onset),
+                               context.bars, (context.unseen | past.hidden) & ~past.known)
+        here = given_cells(mood.given, info, index * spb, spb)
+        if mood.silent:
+            made = Bar(index, [], mood, morph.version, time.perf_counter() - started, ())
+            return Made({index: made}, {index: context.then(here.pitch, here.onset, info.bars - 1, ~here.known)})
+        n = self.guide.candidates if self.guide is not None else 1
         pitch, onset = sample_bar(self.generator, np.repeat(context.pitch[None], n, 0), np.repeat(context.onset[None], n, 0),
                                   index, np.tile(np.array([[*mood.point, 1.0]], np.float32), (n, 1)),
-                                  np.random.default_rng([self.seed, index]), bias=steering(info, mood), cadence=self.cadence)
+                                  np.random.default_rng([self.seed, index]), bias=steering(info, mood), cadence=self.cadence,
+                                  hidden=context.hidden, given=here)
         pick = 0
         if self.guide is not None:
             heard = np.concatenate([np.repeat(context.pitch[None], n, 0), pitch], axis=2)
@@ -317,6 +340,47 @@ class InfillRuntime:
         pass
 
 
+@dataclass(frozen=True)
+class Given:
+    """Cells a player fixed in a stretch of steps: pitch int16 [V, T], onset bool [V, T], known bool [V, T]
+    (every cell of a voice the player played in the stretch), hidden bool [V, T] (the other voices' cells,
+    where the stretch is the player's)."""
+
+    pitch: np.ndarray
+    onset: np.ndarray
+    known: np.ndarray
+    hidden: np.ndarray
+
+
+def given_cells(given: tuple[tuple[int, int, int, int], ...], info: ModelInfo, start: int, steps: int) -> Given:
+    """The cells of ``steps`` steps from ``start`` (absolute) that notes (voice, start, end, MIDI pitch) fix.
+
+    A voice with a note in a bar is known for the whole bar (rests between its notes are the player's
+    rests); where a bar holds given notes, the voices the player did not play are hidden.
+    """
+    v, spb = len(info.tracks), info.steps_per_bar
+    pitch = np.full((v, steps), REST, np.int16)
+    onset = np.zeros((v, steps), bool)
+    known = np.zeros((v, steps), bool)
+    touched = np.zeros(steps, bool)
+    for voice, begin, end, midi in given:
+        a, b = max(begin, start) - start, min(end, start + steps) - start
+        if b <= a or not 0 <= voice < v:
+            continue
+        p = midi - info.lowest_pitch
+        while p < 0:
+            p += 12
+        while p >= info.n_pitches:
+            p -= 12
+        pitch[voice, a:b] = p
+        onset[voice, a:b] = False
+        onset[voice, a] = begin >= start
+        for bar in range(a // spb, (b - 1) // spb + 1):
+            known[voice, bar * spb:(bar + 1) * spb] = True
+            touched[bar * spb:(bar + 1) * spb] = True
+    return Given(pitch, onset, known, touched[None, :] & ~known)
+
+
 def cadence_meter(info: ModelInfo, first_bar: int, bars: int, cadence: int) -> np.ndarray:
     """Meter features [F, bars * steps_per_bar] of the bars from ``first_bar``: a fermata on beat 3 of every
     ``cadence``-th bar (0: none), where the chorales most often place theirs."""
@@ -329,13 +393,16 @@ def cadence_meter(info: ModelInfo, first_bar: int, bars: int, cadence: int) -> n
 
 
 def sample_bar(generator: InfillGenerator, pitch: np.ndarray, onset: np.ndarray, index: int, mood: np.ndarray,
-               rng: np.random.Generator, bias: np.ndarray | None = None, cadence: int = 2) -> tuple[np.ndarray, np.ndarray]:
+               rng: np.random.Generator, bias: np.ndarray | None = None, cadence: int = 2, hidden: np.ndarray | None = None,
+               given: Given | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bar ``index`` of N streams after the bars before it: (pitch int16, onset bool) [N, V, steps_per_bar].
 
     pitch, onset : [N, V, c * steps_per_bar], the last ``c`` bars (0 <= c < the model's window).
     mood : float32 [N, 3], (valence, arousal, known). The window is the model's: the bars before,
     this bar (drawn), and, where fewer bars came before, the bars after it, hidden.
     bias : log-odds [V, 1, 2P + 1] added to the model's classes (:func:`steering`), or None.
+    hidden : bool [V, c * steps_per_bar], cells of the bars before that the model must not see (None: none).
+    given : the bar's cells a player fixed (a melody): known, not drawn; None: none.
     """
     from livegan.generation.gibbs import Schedule, gibbs
 
@@ -349,12 +416,18 @@ def sample_bar(generator: InfillGenerator, pitch: np.ndarray, onset: np.ndarray,
     grid_pitch[:, :, :known], grid_onset[:, :, :known] = pitch, onset
     unknown = np.zeros((n, v, steps), bool)
     unknown[:, :, known:known + spb] = True
-    hidden = np.zeros_like(unknown)
-    hidden[:, :, known + spb:] = True
+    if given is not None:
+        grid_pitch[:, :, known:known + spb] = np.where(given.known, given.pitch, REST)
+        grid_onset[:, :, known:known + spb] = given.known & given.onset
+        unknown[:, :, known:known + spb] &= ~given.known
+    unseen = np.zeros_like(unknown)
+    unseen[:, :, known + spb:] = True
+    if hidden is not None:
+        unseen[:, :, :known] |= hidden
     meter = np.repeat(cadence_meter(info, index - before, window, cadence)[None], n, 0)
     schedule = Schedule(iterations=generator.iterations, temperature=generator.temperature)
     grid_pitch, grid_onset = gibbs(generator.predict, grid_pitch, grid_onset, unknown, meter, mood, info.n_pitches, rng,
-                                   schedule, bias=bias, hidden=hidden)
+                                   schedule, bias=bias, hidden=unseen)
     return grid_pitch[:, :, known:known + spb], grid_onset[:, :, known:known + spb]
 
 

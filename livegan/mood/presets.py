@@ -33,6 +33,9 @@ class Mood:
     chord : pitch classes (0 = C) the voices should sound, from the keys a player holds or a chord
         chart (empty: the model chooses the harmony); ``bass`` the one the lowest voice should take (-1: any).
     avoid : MIDI pitches the player holds, which the voices do not double.
+    given : notes a player fixed, (voice, start, end, MIDI pitch) in steps from the stream's first bar: a melody
+        the voices harmonize (voice 0, the soprano), or a phrase the voices continue from.
+    silent : the voices rest (LiveGAN listens to the player).
     """
 
     name: str
@@ -47,6 +50,8 @@ class Mood:
     chord: tuple[int, ...] = ()
     bass: int = -1
     avoid: tuple[int, ...] = ()
+    given: tuple[tuple[int, int, int, int], ...] = ()
+    silent: bool = False
 
     def __post_init__(self) -> None:
         for key, value, low, high in (
@@ -82,7 +87,7 @@ class Mood:
     def blend(self, other: Mood, frac: float) -> Mood:
         """The mood ``frac`` of the way from this one to ``other`` (0 = self, 1 = other).
 
-        Numbers glide; names and instruments switch half-way; a chord the player holds applies at once.
+        Numbers glide; names and instruments switch half-way; what the player plays (a chord, a phrase) applies at once.
         """
         if frac <= 0.0:
             return self
@@ -93,7 +98,8 @@ class Mood:
             return a + (b - a) * frac
 
         return replace(
-            other if frac >= 0.5 else self, chord=other.chord, bass=other.bass, avoid=other.avoid,
+            other if frac >= 0.5 else self, chord=other.chord, bass=other.bass, avoid=other.avoid, given=other.given,
+            silent=other.silent,
             valence=mix(self.valence, other.valence), arousal=mix(self.arousal, other.arousal),
             velocity=int(round(mix(self.velocity, other.velocity))), dynamics=int(round(mix(self.dynamics, other.dynamics))),
             swing=mix(self.swing, other.swing), legato=mix(self.legato, other.legato), density=mix(self.density, other.density),
