@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -206,3 +208,23 @@ def test_a_silent_bar_plays_nothing_and_keeps_the_players_phrase_as_what_comes_n
     answer = Mood("bright", 0.8, 0.4, given=call)
     reply = runtime.make_after(1, Morph(1, answer, answer, 1, 0), after)
     assert reply.bars[1].score and reply.contexts[1].bars == 2
+
+def test_variation_goes_from_loop_like_to_restless_and_a_new_idea_starts_afresh(exported):
+    def repeats(variation: float) -> float:
+        """Share of cells a bar shares with the bar two before, over 8 bars."""
+        runtime = _runtime(exported)
+        mood = Mood("m", 0.8, 0.4, variation=variation)
+        context, grids = runtime.opening, []
+        for index in range(8):
+            made = runtime.make_after(index, Morph(0, mood, mood, 0, 0), context)
+            context = made.contexts[index]
+            grids.append(context.pitch[:, -16:])
+        return float(np.mean([(grids[i] == grids[i - 2]).mean() for i in range(2, 8)]))
+
+    loop, own, restless = repeats(0.0), repeats(0.5), repeats(1.0)
+    assert loop > 0.9 and loop > own >= restless - 0.05, (loop, own, restless)
+    runtime = _runtime(exported)
+    mood = Mood("m", 0.8, 0.4)
+    context = runtime.make_after(0, Morph(0, mood, mood, 0, 0), runtime.opening).contexts[0]
+    fresh = runtime.make_after(1, Morph(1, replace(mood, idea=1), replace(mood, idea=1), 1, 0), context)
+    assert fresh.contexts[1].bars == 1 and fresh.contexts[1].idea == 1, "the new idea forgot the bar before"

@@ -32,7 +32,7 @@ from livegan.model.engine import StepContext
 from livegan.mood.presets import Mood
 from livegan.music.perform import perform_notes, phrase_notes, split_bars, threshold_for
 from livegan.music.roll import Note
-from livegan.music.voices import REST, meter_features, roll_of, voices_to_notes
+from livegan.music.voices import REST, meter_features, roll_of, to_classes, voices_to_notes
 
 
 @dataclass(frozen=True)
@@ -215,10 +215,11 @@ class VoiceContext:
     onset: np.ndarray
     bars: int
     hidden: np.ndarray | None = None
+    idea: int = 0
 
     @classmethod
-    def empty(cls, voices: int) -> VoiceContext:
-        return cls(np.zeros((voices, 0), np.int16), np.zeros((voices, 0), bool), 0)
+    def empty(cls, voices: int, idea: int = 0) -> VoiceContext:
+        return cls(np.zeros((voices, 0), np.int16), np.zeros((voices, 0), bool), 0, idea=idea)
 
     @property
     def unseen(self) -> np.ndarray:
@@ -232,7 +233,7 @@ class VoiceContext:
         unseen = np.concatenate([self.unseen, np.zeros(pitch.shape, bool) if hidden is None else hidden], 1)
         return VoiceContext(np.concatenate([self.pitch, pitch], 1)[:, -bars * steps:],
                             np.concatenate([self.onset, onset], 1)[:, -bars * steps:], bars,
-                            unseen[:, -bars * steps:] if unseen.any() else None)
+                            unseen[:, -bars * steps:] if unseen.any() else None, self.idea)
 
 
 STRENGTH = 96  # an infilled note's strength (the phrase models' onset probability x 127): velocity as the mood sets it
@@ -240,18 +241,26 @@ DENSITY_BIAS = 1.5  # log-odds added to every struck class at density +1 (taken 
 CHORD_BIAS = 4.0  # log-odds added to the chord's pitch classes (struck or held) when a chord is asked for
 BASS_BIAS = 3.0  # and to the bass's pitch class in the lowest voice
 AVOID_BIAS = -30.0  # a pitch the player holds: never doubled
+LOOP_BIAS = 6.0  # variation 0: log-odds added to each cell's class of two bars before (a loop); fades to 0 at 0.5
+RESTLESS_HEAT = 0.6  # variation 1: the sampling temperature rises by 30 %
 
 
-def steering(info: ModelInfo, mood: Mood) -> np.ndarray | None:
-    """Log-odds [V, 1, 2P + 1] a mood adds to the model's classes (density, a held chord, the player's notes); None: none.
+def steering(info: ModelInfo, mood: Mood, context: VoiceContext | None = None) -> np.ndarray | None:
+    """Log-odds [V, 1 or T, 2P + 1] a mood adds to the model's classes (density, a held chord, the player's notes,
+    a loop-like variation echoing the bars two before); None: none.
 
     What is steered is the model's distribution, before sampling: the notes are still the model's choice.
     """
     p = info.n_pitches
-    v = len(info.tracks)
-    if not mood.density and not mood.chord and not mood.avoid:
+    v, spb = len(info.tracks), info.steps_per_bar
+    echo = context is not None and mood.variation < 0.5 and context.bars >= 2
+    if not mood.density and not mood.chord and not mood.avoid and not echo:
         return None
-    bias = np.zeros((v, 1, 2 * p + 1), np.float32)
+    bias = np.zeros((v, spb if echo else 1, 2 * p + 1), np.float32)
+    if echo:
+        back = slice((context.bars - 2) * spb, (context.bars - 1) * spb)
+        classes_back = to_classes(context.pitch[:, back], context.onset[:, back], p)
+        np.put_along_axis(bias, classes_back[..., None], LOOP_BIAS * (0.5 - mood.variation) * 2, axis=-1)
     bias[:, :, :p] += DENSITY_BIAS * mood.density
     classes = (info.lowest_pitch + np.arange(p)) % 12
     if mood.chord:
@@ -306,10 +315,12 @@ class InfillRuntime:
         info, mood = self.info, morph.at(index)
         started = time.perf_counter()
         spb = info.steps_per_bar
+        if mood.idea != context.idea:  # a new idea: this bar starts afresh
+            context = VoiceContext.empty(len(info.tracks), mood.idea)
         first = (index - context.bars) * spb
         past = given_cells(mood.given, info, first, context.bars * spb)
         context = VoiceContext(np.where(past.known, past.pitch, context.pitch), np.where(past.known, past.onset, context.onset),
-                               context.bars, (context.unseen | past.hidden) & ~past.known)
+                               context.bars, (context.unseen | past.hidden) & ~past.known, context.idea)
         here = given_cells(mood.given, info, index * spb, spb)
         if mood.silent:
             made = Bar(index, [], mood, morph.version, time.perf_counter() - started, ())
@@ -317,8 +328,9 @@ class InfillRuntime:
         n = self.guide.candidates if self.guide is not None else 1
         pitch, onset = sample_bar(self.generator, np.repeat(context.pitch[None], n, 0), np.repeat(context.onset[None], n, 0),
                                   index, np.tile(np.array([[*mood.point, 1.0]], np.float32), (n, 1)),
-                                  np.random.default_rng([self.seed, index]), bias=steering(info, mood), cadence=self.cadence,
-                                  hidden=context.hidden, given=here)
+                                  np.random.default_rng([self.seed, mood.idea, index]), bias=steering(info, mood, context),
+                                  cadence=self.cadence, hidden=context.hidden, given=here,
+                                  temperature=self.generator.temperature * (1.0 + RESTLESS_HEAT * max(0.0, mood.variation - 0.5)))
         pick = 0
         if self.guide is not None:
             heard = np.concatenate([np.repeat(context.pitch[None], n, 0), pitch], axis=2)
@@ -394,13 +406,13 @@ def cadence_meter(info: ModelInfo, first_bar: int, bars: int, cadence: int) -> n
 
 def sample_bar(generator: InfillGenerator, pitch: np.ndarray, onset: np.ndarray, index: int, mood: np.ndarray,
                rng: np.random.Generator, bias: np.ndarray | None = None, cadence: int = 2, hidden: np.ndarray | None = None,
-               given: Given | None = None) -> tuple[np.ndarray, np.ndarray]:
+               given: Given | None = None, temperature: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Bar ``index`` of N streams after the bars before it: (pitch int16, onset bool) [N, V, steps_per_bar].
 
     pitch, onset : [N, V, c * steps_per_bar], the last ``c`` bars (0 <= c < the model's window).
     mood : float32 [N, 3], (valence, arousal, known). The window is the model's: the bars before,
     this bar (drawn), and, where fewer bars came before, the bars after it, hidden.
-    bias : log-odds [V, 1, 2P + 1] added to the model's classes (:func:`steering`), or None.
+    bias : log-odds [V, 1 or steps_per_bar, 2P + 1] added to this bar's classes (:func:`steering`), or None.
     hidden : bool [V, c * steps_per_bar], cells of the bars before that the model must not see (None: none).
     given : the bar's cells a player fixed (a melody): known, not drawn; None: none.
     """
@@ -425,7 +437,11 @@ def sample_bar(generator: InfillGenerator, pitch: np.ndarray, onset: np.ndarray,
     if hidden is not None:
         unseen[:, :, :known] |= hidden
     meter = np.repeat(cadence_meter(info, index - before, window, cadence)[None], n, 0)
-    schedule = Schedule(iterations=generator.iterations, temperature=generator.temperature)
+    if bias is not None:  # the steer of this bar's steps ([V, 1 or steps_per_bar, K]) placed in the window
+        window_bias = np.zeros((v, steps, bias.shape[-1]), np.float32)
+        window_bias[:, known:known + spb] = bias
+        bias = window_bias
+    schedule = Schedule(iterations=generator.iterations, temperature=generator.temperature if temperature is None else temperature)
     grid_pitch, grid_onset = gibbs(generator.predict, grid_pitch, grid_onset, unknown, meter, mood, info.n_pitches, rng,
                                    schedule, bias=bias, hidden=unseen)
     return grid_pitch[:, :, known:known + spb], grid_onset[:, :, known:known + spb]

@@ -36,6 +36,8 @@ class Mood:
     given : notes a player fixed, (voice, start, end, MIDI pitch) in steps from the stream's first bar: a melody
         the voices harmonize (voice 0, the soprano), or a phrase the voices continue from.
     silent : the voices rest (LiveGAN listens to the player).
+    idea : counts the player's "new idea" presses: a new count starts the music afresh from the next bar.
+    variation : 0 (each phrase echoes the one before, loop-like) .. 0.5 (the model's own) .. 1 (restless).
     """
 
     name: str
@@ -52,6 +54,8 @@ class Mood:
     avoid: tuple[int, ...] = ()
     given: tuple[tuple[int, int, int, int], ...] = ()
     silent: bool = False
+    idea: int = 0
+    variation: float = 0.5
 
     def __post_init__(self) -> None:
         for key, value, low, high in (
@@ -62,6 +66,7 @@ class Mood:
             ("swing", self.swing, 0.0, 0.5),
             ("legato", self.legato, 0.05, 1.0),
             ("density", self.density, -1.0, 1.0),
+            ("variation", self.variation, 0.0, 1.0),
         ):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
                 raise ValueError(f"mood '{self.name}': {key} must be in [{low}, {high}], got {value!r}")
@@ -99,7 +104,7 @@ class Mood:
 
         return replace(
             other if frac >= 0.5 else self, chord=other.chord, bass=other.bass, avoid=other.avoid, given=other.given,
-            silent=other.silent,
+            silent=other.silent, idea=other.idea, variation=other.variation,
             valence=mix(self.valence, other.valence), arousal=mix(self.arousal, other.arousal),
             velocity=int(round(mix(self.velocity, other.velocity))), dynamics=int(round(mix(self.dynamics, other.dynamics))),
             swing=mix(self.swing, other.swing), legato=mix(self.legato, other.legato), density=mix(self.density, other.density),
