@@ -228,3 +228,22 @@ def test_variation_goes_from_loop_like_to_restless_and_a_new_idea_starts_afresh(
     context = runtime.make_after(0, Morph(0, mood, mood, 0, 0), runtime.opening).contexts[0]
     fresh = runtime.make_after(1, Morph(1, replace(mood, idea=1), replace(mood, idea=1), 1, 0), context)
     assert fresh.contexts[1].bars == 1 and fresh.contexts[1].idea == 1, "the new idea forgot the bar before"
+
+
+def test_freeze_repeats_the_last_phrase_exactly_and_thawing_goes_on_from_where_the_music_was(exported):
+    from livegan.generation.composer import make_composer
+
+    mood = Mood("m", 0.8, 0.4)
+    composer = make_composer(exported, mood_now=lambda: (0, mood), seed=3, background=False, lookahead=2)
+    played = [composer.take(i) for i in range(6)]  # bars 0-5; bars 6 and 7 are made ahead
+    ahead = composer._bars[6].notes
+    composer.freeze(True)
+    repeats = [composer.take(i) for i in range(6, 14)]
+    assert [b.score for b in repeats] == [b.score for b in played[2:6]] * 2, "the last phrase, twice, exactly"
+    assert [b.index for b in repeats] == list(range(6, 14))
+    composer.freeze(False)
+    after = composer.take(14)
+    assert [(a.pitch, a.time) for a, _ in after.notes] == [(a.pitch, a.time) for a, _ in ahead], \
+        "the bar that came next before the freeze"
+    assert composer.take(15) is not None and composer.runtime.contexts.before(15).bars == 3
+    composer.stop()

@@ -19,7 +19,9 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 
 from livegan.generation.bar import Bar, Generator, Morph
 from livegan.generation.guide import MoodGuide
@@ -31,6 +33,7 @@ from livegan.mood.presets import Mood
 
 log = logging.getLogger(__name__)
 
+FREEZE_BARS = 4  # a freeze repeats the last phrase: this many bars
 REMAKE_INTERVAL = 0.04  # seconds: how often at most a bar ahead is regenerated for a newer mood
 
 MoodSource = Callable[[], tuple[int, Mood]]  # () -> (version, mood) asked for now
@@ -74,6 +77,9 @@ class Composer:
         self._made_at: dict[int, float] = {}  # when each bar ahead was last generated (monotonic s)
         self._retry = 0.25
         self._last_mood: Mood | None = None  # mood of the last bar taken
+        self._taken: deque[Bar] = deque(maxlen=FREEZE_BARS)  # the last bars taken: what a freeze repeats
+        self._frozen: tuple[int, list[Bar]] | None = None  # (first bar of the repeats, the phrase repeated)
+        self._thaw = False
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._work, name="livegan-composer", daemon=True)
@@ -93,11 +99,49 @@ class Composer:
                 self._cond.wait(0.05)
             return index in self._bars
 
+    def freeze(self, on: bool) -> None:
+        """Freeze: from the next bar line the last phrase taken repeats exactly, on the bar grid, and nothing is
+        generated; thawing goes on from where the music was (the bars made after the phrase, then onwards)."""
+        with self._cond:
+            if on and self._frozen is None and self._taken:
+                self._frozen = (self._playhead + 1, list(self._taken))
+                self._thaw = False
+            elif not on and self._frozen is not None:
+                self._thaw = True
+            self._cond.notify_all()
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None and not self._thaw
+
+    def _repeat(self, index: int) -> Bar | None:
+        """While frozen, bar ``index`` is a copy of the frozen phrase's; on a thaw the bars ahead move to ``index``."""
+        start, loop = self._frozen
+        if index < start:
+            return None
+        if not self._thaw:
+            copy = loop[(index - start) % len(loop)]
+            return replace(copy, index=index, notes=[(replace(a, key=(index, i)), replace(b, key=(index, i)))
+                                                       for i, (a, b) in enumerate(copy.notes)])
+        offset = index - start
+        self._bars = {i + offset: replace(b, index=i + offset) for i, b in self._bars.items() if i >= start}
+        self._made_at = {i + offset: t for i, t in self._made_at.items() if i >= start}
+        self.runtime.shift(start - 1, offset)
+        self._frozen, self._thaw = None, False
+        return None
+
     def take(self, index: int) -> Bar | None:
         """The latest version of bar ``index`` (None if not ready); moves the playhead to it.
 
         Taking a bar again (at each beat, with ``include_current``) returns its newest version.
         """
+        with self._cond:
+            if self._frozen is not None:
+                copy = self._repeat(index)
+                if copy is not None:
+                    self._playhead = index
+                    self._taken_bar(copy)
+                    return copy
         if not self.background and self.error is None:
             again = index == self._playhead
             if not again:
@@ -114,9 +158,14 @@ class Composer:
             self._playhead = index
             bar = self._bars.get(index)
             if bar is not None:
-                self._last_mood = bar.mood
+                self._taken_bar(bar)
             self._cond.notify_all()
         return bar
+
+    def _taken_bar(self, bar: Bar) -> None:
+        self._last_mood = bar.mood
+        if not self._frozen and (not self._taken or self._taken[-1].index != bar.index):
+            self._taken.append(bar)
 
     def relocate(self, index: int) -> None:
         """Playback (re)starts at bar ``index`` (a DAW's Start, Continue or Song Position).
@@ -178,6 +227,8 @@ class Composer:
         In the background, a bar is remade at most every ``REMAKE_INTERVAL`` seconds, so a
         flood of knob moves costs a few generations per bar, not one per message.
         """
+        if self._frozen is not None and not self._thaw:
+            return None  # frozen: the phrase repeats, nothing new is wanted
         version, mood = self.mood_now()
         current = self.include_current if include_playhead is None else include_playhead
         first = self._playhead if current and self._playhead >= 0 else self._playhead + 1

@@ -62,6 +62,10 @@ class Runtime(Protocol):
         """Release what the runtime holds (a worker process); the composer calls it when it stops."""
         ...
 
+    def shift(self, after: int, offset: int) -> None:
+        """The bars after bar ``after`` now play ``offset`` bars later (a freeze repeated a phrase in between)."""
+        ...
+
 
 def keep_phrase(bars: dict[int, Bar], made: Made, low: int) -> list[int]:
     """A phrase model's keep: every bar made from ``low`` on."""
@@ -85,6 +89,11 @@ class StepContexts:
         """The context bar ``index`` continues: the one after bar ``index - 1``, else the opening."""
         with self._lock:
             return self._after.get(index - 1, self.opening)
+
+    def shift(self, after: int, offset: int) -> None:
+        """The contexts after bar ``after`` and later belong ``offset`` bars later."""
+        with self._lock:
+            self._after = {(i + offset if i >= after else i): c for i, c in self._after.items()}
 
     def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
         """Keep a step model's bar; the bars after it continued its old version and are dropped."""
@@ -149,6 +158,9 @@ class PhraseRuntime:
     def close(self) -> None:
         pass
 
+    def shift(self, after: int, offset: int) -> None:
+        pass  # a phrase's bars carry no context
+
 
 class StepRuntime:
     """Bars from a step model, each continuing the bar before it.
@@ -198,6 +210,9 @@ class StepRuntime:
 
     def close(self) -> None:
         pass
+
+    def shift(self, after: int, offset: int) -> None:
+        self.contexts.shift(after, offset)
 
 
 @dataclass(frozen=True)
@@ -350,6 +365,9 @@ class InfillRuntime:
 
     def close(self) -> None:
         pass
+
+    def shift(self, after: int, offset: int) -> None:
+        self.contexts.shift(after, offset)
 
 
 @dataclass(frozen=True)

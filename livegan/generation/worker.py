@@ -92,6 +92,10 @@ class ProcessRuntime:
             return self._contexts.keep(bars, made, low)
         return keep_phrase(bars, made, low)
 
+    def shift(self, after: int, offset: int) -> None:
+        if self._contexts is not None:
+            self._contexts.shift(after, offset)
+
     def close(self) -> None:
         """Ask the worker to stop, then make sure it has (never leaves a process behind)."""
         try:
