@@ -94,3 +94,27 @@ def test_bad_config_files_name_the_file_and_the_problem(tmp_path):
         load_control_map(controls)
     with pytest.raises(UserError, match="unknown mood 'sad': choose one of"):
         find_mood(load_moods(), "sad")
+
+
+def test_the_performance_controls_a_player_expects():
+    from livegan.mood.controls import ControlState, resolve_mood
+
+    presets = [Mood("a", 0.5, 0.0)]
+    state = ControlState(ControlMap(), n_presets=1)
+    cc = lambda control, value: mido.Message("control_change", control=control, value=value)
+    assert state.record(cc(19, 0)) and resolve_mood(state.snapshot(), presets).variation == 0.0  # loop-like
+    assert state.record(cc(19, 127)) and resolve_mood(state.snapshot(), presets).variation == 1.0  # restless
+    assert state.record(cc(81, 127)) and not state.record(cc(81, 0))  # a press, then its release
+    assert resolve_mood(state.snapshot(), presets).idea == 1, "each press is one new idea"
+    state.record(cc(80, 127))
+    assert state.snapshot().frozen
+    state.record(cc(80, 0))
+    assert not state.snapshot().frozen
+    state.record(cc(123, 0))
+    state.record(cc(120, 0))
+    assert state.snapshot().panics == 2, "All Notes Off and All Sound Off on the input are panics"
+
+
+def test_mapping_a_control_to_a_panic_cc_is_refused():
+    with pytest.raises(ValueError, match="panic"):
+        ControlMap(freeze_cc=123)

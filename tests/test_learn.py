@@ -24,11 +24,17 @@ def test_the_first_knob_that_moves_is_mapped_to_each_control_in_turn():
     learner.feed(cc(71, 0)), learner.feed(cc(71, 64))
     learner.skip()  # arousal left unmapped
     learner.feed(cc(1, 0)), learner.feed(cc(1, 127))
+    assert learner.label(learner.current) == "variation (a knob)"
+    learner.feed(cc(16, 0)), learner.feed(cc(16, 127))
+    assert learner.label(learner.current) == "freeze (a button, held)"
+    learner.feed(cc(64, 0)), learner.feed(cc(64, 127))  # a sustain pedal makes a good freeze
+    learner.feed(cc(85, 0)), learner.feed(cc(85, 127))
     learner.feed(cc(80, 0)), learner.feed(cc(80, 127))
     learner.feed(cc(81, 0)), learner.feed(cc(81, 127))
     assert learner.current is None
     controls = learner.control_map()
     assert (controls.preset_cc, controls.valence_cc, controls.arousal_cc, controls.density_cc) == (74, 71, None, 1)
+    assert (controls.variation_cc, controls.freeze_cc, controls.idea_cc) == (16, 64, 85)
     assert controls.mute_cc == (80, 81)
 
 
@@ -39,7 +45,8 @@ def test_jitter_does_not_map_a_knob():
 
 
 def test_the_saved_map_loads_back_identically(tmp_path):
-    controls = ControlMap(preset_cc=74, valence_cc=None, arousal_cc=1, density_cc=2, mute_cc=(80, 81), channel=2)
+    controls = ControlMap(preset_cc=74, valence_cc=None, arousal_cc=1, density_cc=2, variation_cc=None, freeze_cc=64,
+                          mute_cc=(82, 83), channel=2)
     path = tmp_path / "livegan" / "controls.toml"
     save_control_map(controls, path)
     assert load_control_map(path) == controls

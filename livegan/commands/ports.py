@@ -51,3 +51,9 @@ def moods(moods_file: Path | None, controls_file: Path | None) -> None:
     for label, cc in (("preset", controls.preset_cc), ("valence", controls.valence_cc), ("arousal", controls.arousal_cc)):
         if cc is not None:
             click.echo(f"  CC {cc:<3d}            {label}" + (" (sweeps through the moods in order)" if label == "preset" else " (0 = -1, 64 = 0, 127 = +1)"))
+    for label, cc in (("variation (0 loop-like, 64 the model's own, 127 restless)", controls.variation_cc),
+                      ("freeze (held: the last phrase repeats exactly)", controls.freeze_cc),
+                      ("new idea (a press: a fresh start at the next bar)", controls.idea_cc)):
+        if cc is not None:
+            click.echo(f"  CC {cc:<3d}            {label}")
+    click.echo("  CC 120, 123        panic: every note LiveGAN holds is released")

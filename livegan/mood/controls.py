@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mido
@@ -23,7 +23,8 @@ from livegan.errors import UserError
 from livegan.mood.presets import Mood, read_toml
 from livegan.shipped import config_file
 
-KNOBS = ("preset_cc", "valence_cc", "arousal_cc", "density_cc")
+KNOBS = ("preset_cc", "valence_cc", "arousal_cc", "density_cc", "variation_cc", "freeze_cc", "idea_cc")
+PANIC_CCS = (120, 123)  # All Sound Off, All Notes Off: arriving on the input, every note LiveGAN holds is released
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class ControlMap:
     valence_cc: int | None = 21
     arousal_cc: int | None = 22
     density_cc: int | None = 23
+    variation_cc: int | None = 19  # a knob: 0 loop-like, 64 the model's own, 127 restless
+    freeze_cc: int | None = 80  # a button: held (>= 64), the last phrase repeats; released, the music goes on
+    idea_cc: int | None = 81  # a button: each press starts a new idea at the next bar
     mute_cc: tuple[int, ...] = (24, 25, 26, 27, 28, 29, 30, 31)  # track 1, 2, ...: >= 64 mutes
     program_change: bool = True
     channel: int | None = None
@@ -53,6 +57,8 @@ class ControlMap:
         used = [c for c in (*(getattr(self, k) for k in KNOBS), *self.mute_cc) if c is not None]
         if len(set(used)) != len(used):
             raise ValueError(f"a CC number is mapped twice: {sorted(used)}")
+        if set(used) & set(PANIC_CCS):
+            raise ValueError(f"CC {sorted(set(used) & set(PANIC_CCS))} is the panic (All Sound Off, All Notes Off): map another")
         if self.channel is not None and not (isinstance(self.channel, int) and 0 <= self.channel <= 15):
             raise ValueError(f"channel must be 1-16 in the file (0-15 here), got {self.channel!r}")
 
@@ -123,7 +129,13 @@ class Recorded:
     arousal_seq: int = -1
     density: int | None = None
     density_seq: int = -1
+    variation: int | None = None
+    variation_seq: int = -1
     muted: frozenset[int] = frozenset()
+    frozen: bool = False
+    ideas: int = 0
+    ideas_seq: int = -1
+    panics: int = 0
 
 
 class ControlState:
@@ -157,6 +169,14 @@ class ControlState:
                 return self._set(arousal=msg.value)
             if msg.control == c.density_cc:
                 return self._set(density=msg.value)
+            if msg.control == c.variation_cc:
+                return self._set(variation=msg.value)
+            if msg.control == c.idea_cc:
+                return msg.value >= 64 and self._set(ideas=self._state.ideas + 1)
+            if msg.control == c.freeze_cc:
+                return self._flag(frozen=msg.value >= 64)
+            if msg.control in PANIC_CCS:
+                return self._flag(panics=self._state.panics + 1)
             if msg.control in c.mute_cc:
                 return self._mute(c.mute_cc.index(msg.control), msg.value >= 64)
         self.ignored += 1
@@ -168,6 +188,12 @@ class ControlState:
             s = self._state
             now = s.muted | {track} if muted else s.muted - {track}
             self._state = Recorded(**{**s.__dict__, "muted": frozenset(now)})
+        return False
+
+    def _flag(self, **changes: object) -> bool:
+        """A performance switch (freeze, panic): read where it acts, not a change of mood."""
+        with self._lock:
+            self._state = Recorded(**{**self._state.__dict__, **changes})
         return False
 
     def _set(self, **changes: int) -> bool:
@@ -193,4 +219,8 @@ def resolve_mood(recorded: Recorded, presets: list[Mood]) -> Mood:
     valence = cc_to_unit(recorded.valence) if recorded.valence is not None and recorded.valence_seq > recorded.preset_seq else None
     arousal = cc_to_unit(recorded.arousal) if recorded.arousal is not None and recorded.arousal_seq > recorded.preset_seq else None
     density = cc_to_unit(recorded.density) if recorded.density is not None else None
-    return mood.at(valence, arousal, density)
+    mood = mood.at(valence, arousal, density)
+    if recorded.variation is not None or recorded.ideas:
+        variation = mood.variation if recorded.variation is None else (cc_to_unit(recorded.variation) + 1.0) / 2.0
+        mood = replace(mood, variation=variation, idea=recorded.ideas)
+    return mood

@@ -14,7 +14,8 @@ import mido
 
 from livegan.mood.controls import KNOBS, ControlMap
 
-LABELS = {"preset_cc": "mood preset", "valence_cc": "valence", "arousal_cc": "arousal", "density_cc": "density"}
+LABELS = {"preset_cc": "mood preset", "valence_cc": "valence", "arousal_cc": "arousal", "density_cc": "density",
+          "variation_cc": "variation (a knob)", "freeze_cc": "freeze (a button, held)", "idea_cc": "new idea (a button)"}
 
 
 @dataclass
