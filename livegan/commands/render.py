@@ -40,12 +40,15 @@ log = logging.getLogger("livegan")
 @click.option("--threshold", type=click.FloatRange(0.01, 0.99), default=None, help="Note probability threshold (default: the model's).")
 @click.option("--guide", type=click.IntRange(1, 64), default=None,
               help="Mood guidance, as livegan run's: play the best fitting of this many candidate phrases (1: off; default: 8, or 1 for an infill model).")
-@click.option("--follow", type=click.Choice(["chords"]), default=None,
+@click.option("--follow", type=click.Choice(["chords", "melody"]), default=None,
               help="chords: the voices play the chords of --chords (one a bar, repeating), as 'livegan run --follow chords' "
-                   "plays the chords you hold (an infill model).")
+                   "plays the chords you hold; melody: the voices harmonize the melody of --clip, which is their soprano, "
+                   "as 'livegan run --follow melody' echoes what you play (an infill model).")
 @click.option("--chords", "chord_text", default=None,
               help="Chord symbols, one a bar (\"C G Am F\"; N: none), or a MIDI file whose notes sounding in each bar "
                    "are the chords.")
+@click.option("--clip", "melody_clip", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --follow melody: a MIDI file whose top line is the melody to harmonize.")
 @click.option("--iterations", type=click.IntRange(1, 1000), default=None,
               help="Gibbs passes per bar of an infill model (Coconet; default: the model's).")
 @click.option("--temperature", type=click.FloatRange(0.05, 10), default=None,
@@ -61,7 +64,8 @@ log = logging.getLogger("livegan")
 @click.option("--sample-rate", type=click.IntRange(8000, 192000), default=44100, show_default=True, help="WAV sample rate in Hz.")
 def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, schedule: str | None,
            valence: float | None, arousal: float | None, morph_bars: int, seed: int | None, model: Path | None,
-           moods_file: Path | None, bpm: float, threshold: float | None, guide: int | None, follow: str | None, chord_text: str | None, iterations: int | None,
+           moods_file: Path | None, bpm: float, threshold: float | None, guide: int | None, follow: str | None, chord_text: str | None, melody_clip: Path | None,
+           iterations: int | None,
            temperature: float | None,
            clip_path: Path | None, variation: float, device: str,
            soundfont: Path | None, sample_rate: int) -> None:
@@ -89,8 +93,12 @@ def render(output: Path, wav: Path | None, png: Path | None, bars: int | None, s
         log.info("seed %d (pass --seed %d to render this piece again)", seed, seed)
     walk, opening = (None, None) if clip_path is None else _from_clip(generator, clip_path, segments[0].mood, seed, variation)
     chords = _chords(follow, chord_text, generator.info)
+    melody = _melody(follow, melody_clip, generator.info)
+    if melody and bars is None:  # the melody's bars, harmonized
+        n_bars = -(-max(end for _, end, _ in melody) // generator.info.steps_per_bar)
     piece = render_piece(generator, segments, n_bars, seed, bpm=bpm, threshold=threshold, guide=guide, morph_bars=morph_bars,
-                         title=f"LiveGAN {model.name}, seed {seed}", walk=walk, opening=opening, chords=chords)
+                         title=f"LiveGAN {model.name}, seed {seed}", walk=walk, opening=opening, chords=chords,
+                         melody=melody)
     took = piece.gen_seconds + piece.play_seconds
     log.info("rendered %d bars (%.1f s of music at %g BPM) in %.2f s on %s: %.0f bars/s "
              "(model %.2f s in %d call%s after a %.2f s warm-up, notes %.2f s, performance %.2f s)", n_bars, piece.seconds,
@@ -138,11 +146,24 @@ def _from_clip(generator, clip_path: Path, mood, seed: int, variation: float):
     return VariationWalk({"z": z}, seed, variation), None
 
 
+def _melody(follow: str | None, clip: Path | None, info) -> list:
+    """The melody of ``--follow melody --clip FILE``: its top line on the grid."""
+    if follow != "melody":
+        if clip is not None:
+            raise UserError("--clip goes with --follow melody (to continue a clip, use --continue)")
+        return []
+    if clip is None:
+        raise UserError("--follow melody needs --clip: a MIDI file of the melody to harmonize")
+    from livegan.music.clip import melody_of_clip
+
+    return melody_of_clip(clip, info)
+
+
 def _chords(follow: str | None, text: str | None, info) -> list:
     """The chords of ``--follow chords --chords ...``: symbols, or a MIDI file's notes bar by bar."""
     from livegan.music.chords import parse_progression
 
-    if follow is None:
+    if follow != "chords":
         if text is not None:
             raise UserError("--chords goes with --follow chords")
         return []

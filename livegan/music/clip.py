@@ -189,3 +189,27 @@ def chords_of_clip(path: str | Path, info: ModelInfo) -> list:
         held = [p for p, n in lengths.items() if n >= info.steps_per_beat] or list(lengths)
         chords.append(chord_of(held))
     return chords
+
+
+def melody_of_clip(path: str | Path, info: ModelInfo) -> list[tuple[int, int, int]]:
+    """A MIDI file's top line, (start step, end step, MIDI pitch) from its first bar: at each step the highest
+    pitch sounding (a melody file is that melody; a piano clip gives its top voice)."""
+    from livegan.music.roll import Note
+    from livegan.music.voices import notes_to_voices, voices_to_notes
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"clip '{path}' does not exist: pass a MIDI file (.mid) of the melody to --clip")
+    try:
+        midi = mido.MidiFile(path)
+    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
+        raise UserError(f"clip '{path}' is not a readable MIDI file ({type(exc).__name__}: {exc})") from None
+    notes = [Note(a, b, p, 0) for key, part in _parts(midi, info.steps_per_beat).items() if key[1] != DRUM_CHANNEL
+             for a, b, p in part]
+    if not notes:
+        raise UserError(f"clip '{path}' holds no notes: record or draw a melody, then export it as MIDI")
+    steps = min(MAX_CLIP_BARS * info.steps_per_bar, max(n.end for n in notes))
+    top = sorted(notes, key=lambda n: (n.start, -n.pitch))
+    kept = [n for i, n in enumerate(top) if i == 0 or n.start != top[i - 1].start]  # the highest of notes struck together
+    pitch, onset = notes_to_voices(kept, 1, steps, 0, 128)
+    return [(n.start, n.end, n.pitch) for n in voices_to_notes(pitch, onset, 0)]

@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mido
 import numpy as np
@@ -144,11 +144,14 @@ class MoodSchedule:
 
     ``chords`` (one per bar, repeating; None: the model chooses) are held as a player holds
     them with ``livegan run --follow chords``: bar k's chord from the moment bar k is taken, a
-    change being a new version too.
+    change being a new version too. ``melody`` (start step, end step, MIDI pitch from bar 0) is
+    the soprano the other voices harmonize, as ``livegan run --follow melody`` echoes a phrase.
     """
 
-    def __init__(self, segments: Sequence[Segment], chords: Sequence[Chord | None] = ()) -> None:
+    def __init__(self, segments: Sequence[Segment], chords: Sequence[Chord | None] = (),
+                 melody: Sequence[tuple[int, int, int]] = ()) -> None:
         self.segments = list(segments)
+        self.given = tuple((0, a, b, p) for a, b, p in melody)  # the soprano, from bar 0
         self.ends = list(np.cumsum([s.bars or 0 for s in self.segments]))
         self.chords = list(chords)
         self._segment = 0
@@ -167,6 +170,8 @@ class MoodSchedule:
         mood = self.segments[self._segment].mood
         if self._chord is not None:
             mood = mood.harmonized(self._chord.pitch_classes, self._chord.bass)
+        if self.given:
+            mood = replace(mood, given=self.given)
         return self._version, mood
 
 
@@ -208,7 +213,8 @@ def _quiet(name: str) -> Iterator[None]:
 def render_piece(generator: Generator, segments: Sequence[Segment], bars: int, seed: int | None, *, bpm: float = 120.0,
                  threshold: float | None = None, guide: int = 1, morph_bars: int = 0, lookahead: int = 2,
                  latent_step: float = 0.35, title: str = "LiveGAN", walk: Walk | None = None,
-                 opening: StepContext | None = None, chords: Sequence[Chord | None] = ()) -> Piece:
+                 opening: StepContext | None = None, chords: Sequence[Chord | None] = (),
+                 melody: Sequence[tuple[int, int, int]] = ()) -> Piece:
     """Compose and play ``bars`` bars of the schedule ``segments``; see the module docstring for the path.
 
     The options mean what ``livegan run``'s do (``guide``: candidates per phrase, 1 = off;
@@ -218,10 +224,10 @@ def render_piece(generator: Generator, segments: Sequence[Segment], bars: int, s
     if bars < 1:
         raise ValueError("a piece needs at least one bar")
     timed = _Timed(generator)
-    if chords and generator.info.runtime != "infill":
-        raise UserError(f"following chords needs an infill model (the default); this one is a {generator.info.runtime} "
-                        f"model ({generator.info.architecture})")
-    schedule = MoodSchedule(segments, chords)
+    if (chords or melody) and generator.info.runtime != "infill":
+        raise UserError(f"following {'chords' if chords else 'a melody'} needs an infill model (the default); this one is "
+                        f"a {generator.info.runtime} model ({generator.info.architecture})")
+    schedule = MoodSchedule(segments, chords, melody)
     composer = make_composer(timed, mood_now=schedule.mood_now, seed=seed, latent_step=latent_step, threshold=threshold,
                              guide=guide, lookahead=lookahead, morph_bars=morph_bars, background=False, walk=walk,
                              opening=opening)
