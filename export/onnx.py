@@ -129,13 +129,14 @@ def _build(config: Config, info: ModelInfo, weights: dict[str, torch.Tensor]) ->
 
 def export_onnx(checkpoint: str | Path, out: str | Path, extra: dict[str, Any] | None = None,
                 trained_on: str | None = None, threshold: float | None = None,
-                match_density: str | Path | None = None) -> ModelInfo:
+                match_density: str | Path | None = None, sampling: dict[str, Any] | None = None) -> ModelInfo:
     """Write ``out`` (.onnx), and beside it ``<stem>.encoder.onnx`` for a VAE, from ``checkpoint``.
 
     Raises UserError when the numbers do not agree. ``extra`` is merged into the
     metadata's ``extra``; ``trained_on`` replaces the dataset description recorded
     at training time; ``threshold`` sets the note threshold the daemon plays at, and
-    ``match_density`` (a dataset) computes it instead: see :func:`density_threshold`.
+    ``match_density`` (a dataset) computes it instead: see :func:`density_threshold`. ``sampling``
+    sets how the daemon samples the model (``iterations``, ``temperature``, ``mood_strength``).
     """
     parts = rebuild_parts(checkpoint)
     out = Path(out)
@@ -144,7 +145,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, extra: dict[str, Any] |
         extra = {**(extra or {}), "threshold_rule": calibration}
     changes = {"extra": {**parts.info.extra, **(extra or {})}, "trained_on": trained_on or parts.info.trained_on,
                "encoder": f"{out.stem}.encoder.onnx" if parts.encoder is not None else "",
-               "threshold": parts.info.threshold if threshold is None else float(threshold)}
+               "threshold": parts.info.threshold if threshold is None else float(threshold), **(sampling or {})}
     info = ModelInfo.from_dict({**parts.info.to_dict(), **changes})
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))

@@ -21,8 +21,16 @@ log = logging.getLogger(__name__)
               help="Note threshold the daemon plays the model at (default: the run's, 0.5).")
 @click.option("--match-density", "match_density", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Set the threshold so that generated phrases sound as many cells as this dataset's (a VAE's decoder needs it).")
+@click.option("--iterations", type=click.IntRange(1, 1000), default=None,
+              help="An infill model's Gibbs passes per bar (default: 24).")
+@click.option("--temperature", type=click.FloatRange(0.05, 10), default=None,
+              help="A step or infill model's sampling temperature (default: 1).")
+@click.option("--mood-strength", type=click.FloatRange(0, 10), default=None,
+              help="An infill model's classifier-free guidance of the mood (default 1: the model's conditional answer; "
+                   "above 1 pushes it away from the unconditional one, at twice the cost per pass).")
 def export(checkpoint: Path, output: Path, trained_on: str | None, threshold: float | None,
-           match_density: Path | None) -> None:
+           match_density: Path | None, iterations: int | None, temperature: float | None,
+           mood_strength: float | None) -> None:
     """Export CHECKPOINT, check torch against ONNX Runtime (1e-4), then load it as the daemon does.
 
     A VAE checkpoint also writes its encoder beside the model, as NAME.encoder.onnx.
@@ -31,7 +39,10 @@ def export(checkpoint: Path, output: Path, trained_on: str | None, threshold: fl
 
     if threshold is not None and match_density is not None:
         raise UserError("pass either --threshold or --match-density, not both")
-    info = export_onnx(checkpoint, output, trained_on=trained_on, threshold=threshold, match_density=match_density)
+    sampling = {k: v for k, v in (("iterations", iterations), ("temperature", temperature),
+                                  ("mood_strength", mood_strength)) if v is not None}
+    info = export_onnx(checkpoint, output, trained_on=trained_on, threshold=threshold, match_density=match_density,
+                       sampling=sampling)
     if info.runtime == "step":
         shape = (f"runtime step ({info.architecture}): {len(info.tracks)} tracks x {info.n_pitches} pitches a step, "
                  f"{info.steps_per_bar} steps a bar, state {info.latent_size}")

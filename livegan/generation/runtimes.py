@@ -460,7 +460,15 @@ def sample_bar(generator: InfillGenerator, pitch: np.ndarray, onset: np.ndarray,
         window_bias[:, known:known + spb] = bias
         bias = window_bias
     schedule = Schedule(iterations=generator.iterations, temperature=generator.temperature if temperature is None else temperature)
-    grid_pitch, grid_onset = gibbs(generator.predict, grid_pitch, grid_onset, unknown, meter, mood, info.n_pitches, rng,
+    predict = generator.predict
+    strength = info.mood_strength
+    if strength != 1.0:  # classifier-free guidance: the model's conditional answer pushed away from its unconditional one
+        def predict(notes, mask, meter, mood_in, plain=generator.predict):
+            both = plain(np.concatenate([notes, notes]), np.concatenate([mask, mask]), np.concatenate([meter, meter]),
+                         np.concatenate([mood_in, np.zeros_like(mood_in)]))
+            conditional, unconditional = both[:len(notes)], both[len(notes):]
+            return unconditional + strength * (conditional - unconditional)
+    grid_pitch, grid_onset = gibbs(predict, grid_pitch, grid_onset, unknown, meter, mood, info.n_pitches, rng,
                                    schedule, bias=bias, hidden=unseen)
     return grid_pitch[:, :, known:known + spb], grid_onset[:, :, known:known + spb]
 

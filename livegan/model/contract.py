@@ -123,6 +123,7 @@ class ModelInfo:
     encoder: str = ""
     temperature: float = 1.0
     iterations: int = 24  # an infill model's Gibbs passes per bar
+    mood_strength: float = 1.0  # an infill model's classifier-free guidance: logits = u + strength * (c - u)
 
     def __post_init__(self) -> None:
         _check_int("lowest_pitch", self.lowest_pitch, 0, 127)
@@ -141,6 +142,8 @@ class ModelInfo:
         if not isinstance(self.temperature, (int, float)) or not 0.0 < self.temperature <= 10.0:
             raise ContractError(f"temperature must be in (0, 10], got {self.temperature!r}")
         _check_int("iterations", self.iterations, 1, 1000)
+        if not isinstance(self.mood_strength, (int, float)) or not 0.0 <= self.mood_strength <= 10.0:
+            raise ContractError(f"mood_strength must be in [0, 10], got {self.mood_strength!r}")
         if self.runtime == "infill" and not all(t.monophonic and not t.is_drum for t in self.tracks):
             raise ContractError("an infill model's tracks must all be monophonic voices (tracks.*.monophonic = true)")
         for name, point in self.moods.items():
