@@ -198,7 +198,7 @@ def test_a_given_melody_is_the_soprano_of_the_bar_and_the_model_fills_the_other_
 
 def test_a_silent_bar_plays_nothing_and_keeps_the_players_phrase_as_what_comes_next_continues(exported):
     call = ((0, 0, 8, 67), (0, 8, 16, 69))  # the player's G4 A4 in bar 0, as the soprano
-    listening = Mood("bright", 0.8, 0.4, given=call, silent=True)
+    listening = Mood("bright", 0.8, 0.4, given=call, rests=((0, 1),))
     runtime = _runtime(exported)
     made = runtime.make_after(0, Morph(0, listening, listening, 0, 0), runtime.opening)
     assert made.bars[0].notes == [] and made.bars[0].score == ()

@@ -325,7 +325,7 @@ class InfillRuntime:
         """Bar ``index`` after ``context`` (pure: the same arguments make the same bar).
 
         A mood's ``given`` notes (a player's melody, a call) are known cells of their voices, in this bar
-        and the bars before; a ``silent`` mood plays nothing and keeps what the player played as context.
+        and the bars before; in a bar the mood ``rests`` in, nothing plays and what the player played is kept as context.
         """
         info, mood = self.info, morph.at(index)
         started = time.perf_counter()
@@ -337,7 +337,7 @@ class InfillRuntime:
         context = VoiceContext(np.where(past.known, past.pitch, context.pitch), np.where(past.known, past.onset, context.onset),
                                context.bars, (context.unseen | past.hidden) & ~past.known, context.idea)
         here = given_cells(mood.given, info, index * spb, spb)
-        if mood.silent:
+        if mood.rests_in(index):
             made = Bar(index, [], mood, morph.version, time.perf_counter() - started, ())
             return Made({index: made}, {index: context.then(here.pitch, here.onset, info.bars - 1, ~here.known)})
         n = self.guide.candidates if self.guide is not None else 1

@@ -35,7 +35,7 @@ class Mood:
     avoid : MIDI pitches the player holds, which the voices do not double.
     given : notes a player fixed, (voice, start, end, MIDI pitch) in steps from the stream's first bar: a melody
         the voices harmonize (voice 0, the soprano), or a phrase the voices continue from.
-    silent : the voices rest (LiveGAN listens to the player).
+    rests : ranges of bars [first, end) (the composer's bar numbers) where the voices rest: LiveGAN listens.
     idea : counts the player's "new idea" presses: a new count starts the music afresh from the next bar.
     variation : 0 (each phrase echoes the one before, loop-like) .. 0.5 (the model's own) .. 1 (restless).
     """
@@ -53,7 +53,7 @@ class Mood:
     bass: int = -1
     avoid: tuple[int, ...] = ()
     given: tuple[tuple[int, int, int, int], ...] = ()
-    silent: bool = False
+    rests: tuple[tuple[int, int], ...] = ()
     idea: int = 0
     variation: float = 0.5
 
@@ -80,6 +80,10 @@ class Mood:
         """The same mood over a held chord (pitch classes, the bass's; MIDI pitches not to double)."""
         return replace(self, chord=tuple(chord), bass=bass, avoid=tuple(avoid))
 
+    def rests_in(self, bar: int) -> bool:
+        """Whether the voices rest in bar ``bar`` (the composer's numbering)."""
+        return any(first <= bar < end for first, end in self.rests)
+
     def at(self, valence: float | None = None, arousal: float | None = None, density: float | None = None) -> Mood:
         """The same rendering choices at another point of the plane (or another density)."""
         return replace(
@@ -104,7 +108,7 @@ class Mood:
 
         return replace(
             other if frac >= 0.5 else self, chord=other.chord, bass=other.bass, avoid=other.avoid, given=other.given,
-            silent=other.silent, idea=other.idea, variation=other.variation,
+            rests=other.rests, idea=other.idea, variation=other.variation,
             valence=mix(self.valence, other.valence), arousal=mix(self.arousal, other.arousal),
             velocity=int(round(mix(self.velocity, other.velocity))), dynamics=int(round(mix(self.dynamics, other.dynamics))),
             swing=mix(self.swing, other.swing), legato=mix(self.legato, other.legato), density=mix(self.density, other.density),

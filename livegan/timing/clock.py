@@ -5,15 +5,28 @@ scheduling errors do not add up over hours. Sleeping to a deadline sleeps until
 just before it and spins the last fraction of a millisecond, because plain sleeps
 overshoot by 0.1-0.3 ms on Linux and more elsewhere. A stop request wakes any sleep
 at once.
+
+The clock thread shares the interpreter lock with the daemon's other threads (the
+input poller, the composer). While it spins to a deadline it keeps the lock: the
+interpreter's switch interval is raised for the spin, so a thread that asks for the
+lock then waits until the clock thread has sent and sleeps again, instead of making it
+yield mid-spin and wait for the lock to come back across cores (measured in
+``benchmarks/timing.py``: those hand-overs made most of the idle p99).
 """
 
 from __future__ import annotations
 
 import faulthandler
+import math
 import os
+import sys
 import threading
 import time
 from typing import Protocol
+
+HOLD_SWITCH_INTERVAL = 0.005  # s: the interpreter's switch interval while the clock thread spins (Python's default)
+REARM_SECONDS = 1.0  # s: the hang watchdog is re-armed at most this often (re-arming costs up to 0.6 ms)
+REARM_MARGIN = 0.002  # s: ... and only this long before the spin of a deadline starts, unless it is overdue
 
 
 class Clock(Protocol):
@@ -33,28 +46,55 @@ class Clock(Protocol):
 
 
 class MonotonicClock:
-    """The real clock: ``time.perf_counter`` (monotonic, sub-microsecond) with a spin finish."""
+    """The real clock: ``time.perf_counter`` (monotonic, sub-microsecond) with a spin finish.
 
-    def __init__(self, stop: threading.Event | None = None, spin: float = 0.0015, hang_timeout: float | None = None) -> None:
+    spin : the last seconds before a deadline are spun, not slept (they cover the thread's
+        wake-up and getting the interpreter lock back).
+    hang_timeout : see :meth:`kick`; None: no watchdog.
+    hold_interval : the interpreter's switch interval while spinning (restored after); None
+        leaves it alone.
+    """
+
+    def __init__(self, stop: threading.Event | None = None, spin: float = 0.0015, hang_timeout: float | None = None,
+                 hold_interval: float | None = HOLD_SWITCH_INTERVAL) -> None:
         self.stop = stop or threading.Event()
         self.spin = spin
         self.hang_timeout = hang_timeout
+        self.hold_interval = hold_interval
+        self._rearm_every = min(REARM_SECONDS, hang_timeout / 4) if hang_timeout else math.inf
+        self._armed_at = -math.inf
 
     def now(self) -> float:
         return time.perf_counter()
 
     def kick(self) -> None:
-        """Re-arm the hang watchdog: if the clock thread is stuck for ``hang_timeout`` seconds (say,
+        """Keep the hang watchdog armed: if the clock thread is stuck for ``hang_timeout`` seconds (say,
         inside a MIDI driver call that never returns and holds the GIL), a C-level timer that needs
-        no GIL prints every thread's stack and ends the process with exit code 1, instead of hanging."""
-        if self.hang_timeout:
-            faulthandler.dump_traceback_later(self.hang_timeout, exit=True)
+        no GIL prints every thread's stack and ends the process with exit code 1, instead of hanging.
+
+        Re-arming (faulthandler stops its timer thread and starts a new one, holding the lock) costs
+        0.1-0.6 ms, so it happens at most every second (a quarter of ``hang_timeout`` if that is
+        shorter), with the timer set that much longer: a stuck thread ends the process between
+        ``hang_timeout`` and ``hang_timeout`` + 2 s after its last sign of life.
+        """
+        self._rearm(math.inf)
+
+    def _rearm(self, time_left: float) -> None:
+        """Re-arm the watchdog if it is due and ``time_left`` (s before the next spin) allows, or if it is overdue."""
+        if not self.hang_timeout:
+            return
+        now = time.perf_counter()
+        age = now - self._armed_at
+        if age >= 2 * self._rearm_every or (age >= self._rearm_every and time_left > REARM_MARGIN):
+            self._armed_at = now
+            faulthandler.dump_traceback_later(self.hang_timeout + 2 * self._rearm_every, exit=True)
 
     def disarm(self) -> None:
         faulthandler.cancel_dump_traceback_later()
+        self._armed_at = -math.inf
 
     def sleep_until(self, deadline: float) -> bool:
-        self.kick()
+        self._rearm(deadline - time.perf_counter() - self.spin)
         while True:
             remaining = deadline - time.perf_counter()
             if self.stop.is_set():
@@ -65,12 +105,26 @@ class MonotonicClock:
                 if self.stop.wait(remaining - self.spin):
                     return False
             else:
-                while time.perf_counter() < deadline:
-                    pass
-                return not self.stop.is_set()
+                return self._spin(deadline)
+
+    def _spin(self, deadline: float) -> bool:
+        """Busy-wait for ``deadline`` keeping the interpreter lock (see the module's docstring)."""
+        if self.hold_interval is None:
+            while time.perf_counter() < deadline:
+                pass
+            return not self.stop.is_set()
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(max(interval, self.hold_interval))
+        try:
+            while time.perf_counter() < deadline:
+                pass
+        finally:
+            sys.setswitchinterval(interval)
+        return not self.stop.is_set()
 
 
 class FakeClock:
+
     """A clock for tests and simulations: time moves only when someone sleeps.
 
     ``lateness`` (seconds) is added to every wake-up, to simulate a slow scheduler.

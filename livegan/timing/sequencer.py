@@ -66,6 +66,20 @@ class Lateness:
                 "p99_ms": float(np.percentile(values, 99) * 1e3), "max_ms": self.worst * 1e3}
 
 
+@dataclass(frozen=True)
+class Playhead:
+    """Where the music is: the composer's index of the bar playing, when it started and how long a step lasts
+    (seconds on the transport's clock), so a moment can be placed on the composer's bars."""
+
+    index: int
+    started: float
+    step_seconds: float
+
+    def position(self, at: float, steps_per_bar: int) -> float:
+        """Steps from the composer's bar 0 at time ``at`` (the tempo taken as steady)."""
+        return self.index * steps_per_bar + (at - self.started) / self.step_seconds if self.step_seconds > 0 else 0.0
+
+
 @dataclass
 class BarStarted:
     """What the sequencer reports at each bar start (for the status line and logs)."""
@@ -105,6 +119,7 @@ class Sequencer:
         self.ticks_per_step = TICKS_PER_BEAT / info.steps_per_beat
         self.lateness = Lateness()
         self.bar_starts: deque[float] = deque(maxlen=4096)  # when the last bars played were due (tests, soak)
+        self.playhead: Playhead | None = None  # set at each bar start (read by other threads: one assignment)
         self.bars_played = 0
         self.mood: Mood | None = None
         self.programs: dict[int, int] = {}
@@ -182,8 +197,10 @@ class Sequencer:
         bar = self.source.take(index)
         self._next_index, self._last_bar = index + 1, song_bar
         if in_bar == 0:
-            self.bar_starts.append(self.transport.time_of(bar_start))
+            started = self.transport.time_of(bar_start)
+            self.bar_starts.append(started)
             self.bars_played += 1
+            self.playhead = Playhead(index, started, self.transport.time_of(bar_start + 1) - started)
         self._apply_mutes()
         if bar is None:
             if in_bar == 0:
