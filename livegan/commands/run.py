@@ -70,6 +70,18 @@ CLOSE_TIMEOUT_SECONDS = 5.0  # closing the ports takes milliseconds; longer mean
 @click.option("--realtime/--no-realtime", default=True, show_default=True,
               help="Real-time scheduling (SCHED_FIFO) of the clock thread where the OS permits it, as JACK's own; "
                    "one log line says which it got.")
+@click.option("--follow", type=click.Choice(["chords", "melody"]), default=None,
+              help="chords: the chord you hold on the input is the harmony of the next bar (led from what the voices "
+                   "played, in the mood) until you change it; all keys up lets the model choose again. melody: each "
+                   "phrase you play is echoed, harmonized in four voices with your melody as the soprano (an infill model).")
+@click.option("--respond", is_flag=True,
+              help="Call and response: the voices listen; when you stop (a bar of silence) they answer your phrase "
+                   "with its continuation, then listen again (an infill model).")
+@click.option("--response-bars", type=click.IntRange(1, 16), default=None,
+              help="With --respond: bars of each answer (default: as many as you played).")
+@click.option("--play-channel", type=click.IntRange(1, 16), default=None,
+              help="With --follow or --respond: the input channel you play on (default: any).")
+@click.option("--thru", is_flag=True, help="With --follow or --respond: pass the notes you play on to the output.")
 @click.option("-q", "--quiet", is_flag=True, help="No status line.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs.")
 def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api: str | None, model: Path | None,
@@ -77,6 +89,7 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
         seed: int | None, lookahead: int, threshold: float | None, temperature: float | None, iterations: int | None, guide: int | None,
         bars: int | None, clock_source: str, send_clock: bool,
         switch: str, morph_bars: int, record: Path | None, synth: bool, soundfont: Path | None, worker: bool, realtime: bool,
+        follow: str | None, respond: bool, response_bars: int | None, play_channel: int | None, thru: bool,
         quiet: bool, verbose: bool) -> None:
     """Stream generated bars to a MIDI port, on time, until Ctrl-C."""
     if verbose:
@@ -88,9 +101,12 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
         raise UserError("--clock external follows MIDI clock from the input port: drop --no-input (and pass --in NAME)")
     presets, controls = _load_config(moods_file, controls_file)
     start_mood = _start_mood(presets, mood_name)
+    follow = _play_mode(follow, respond, response_bars, play_channel, thru, no_input)
     generator = _load_model(model, device, temperature, iterations)
-    if generator.info.runtime == "infill":
-        _check_tempo(generator, bpm, clock_source)
+    make_seconds = _check_tempo(generator, bpm, clock_source) if generator.info.runtime == "infill" else 0.5
+    if follow and generator.info.runtime != "infill":
+        raise UserError(f"{'--respond' if follow == 'respond' else '--follow ' + follow} needs an infill model (the default); "
+                        f"'{model_path(model)}' is a {generator.info.runtime} model ({generator.info.architecture})")
     spec = None
     if worker:
         from livegan.generation.worker import WorkerSpec
@@ -102,7 +118,9 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
 
         guide = default_candidates(generator.info)
     options = SessionOptions(bpm=bpm, lookahead=lookahead, seed=seed, threshold=threshold, start_mood=start_mood,
-                             guide=guide, clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars)
+                             guide=guide, clock=clock_source, send_clock=send_clock, switch=switch, morph_bars=morph_bars,
+                             follow=follow, play_channel=None if play_channel is None else play_channel - 1, thru=thru,
+                             response_bars=response_bars, bar_seconds=make_seconds)
     code = _play(generator, presets, controls, options, Outputs(port_name, existing, api, in_name, no_input, record,
                                                                synth, soundfont), bars, quiet, started, realtime, spec)
     if code:
@@ -112,8 +130,24 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
 HEADROOM = 1.5  # a bar must be made in 1/HEADROOM of its length, leaving time for mood switches and the machine's other work
 
 
-def _check_tempo(generator, bpm: float, clock_source: str) -> None:
-    """Time one bar of an infill model here and say which tempo it holds; warn when ``--bpm`` is beyond it."""
+def _play_mode(follow: str | None, respond: bool, response_bars: int | None, play_channel: int | None, thru: bool,
+               no_input: bool) -> str | None:
+    """The play-along mode asked for (``chords``, ``melody``, ``respond``), its options checked; one-line errors."""
+    if follow and respond:
+        raise UserError("--follow and --respond are two ways to play along: choose one")
+    mode = "respond" if respond else follow
+    if mode and no_input:
+        raise UserError(f"{'--respond' if respond else '--follow'} listens to the notes you play on the input: drop --no-input")
+    if not mode and (play_channel is not None or thru):
+        raise UserError("--play-channel and --thru go with --follow or --respond")
+    if response_bars is not None and mode != "respond":
+        raise UserError("--response-bars goes with --respond")
+    return mode
+
+
+def _check_tempo(generator, bpm: float, clock_source: str) -> float:
+    """Time one bar of an infill model here and say which tempo it holds; warn when ``--bpm`` is beyond it.
+    Returns the seconds a bar takes to make."""
     from livegan.generation.runtimes import bar_seconds
 
     seconds = bar_seconds(generator)
@@ -125,6 +159,7 @@ def _check_tempo(generator, bpm: float, clock_source: str) -> None:
         log.warning("at %g BPM a bar lasts %.2f s and this model needs %.2f s to make one here: bars may come late and "
                     "be skipped; play at %.0f BPM or less, or pass --iterations %d", bpm, 60.0 * info.beats_per_bar / bpm,
                     seconds, holds, max(1, int(generator.iterations * holds / bpm)))
+    return seconds
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,8 @@ class Composer:
         self._playhead = -1
         self._morph: Morph | None = None
         self._made_at: dict[int, float] = {}  # when each bar ahead was last generated (monotonic s)
-        self._retry = 0.25
+        self.idle_wait = 0.25  # seconds the worker sleeps with nothing to do (a player's notes need a shorter one)
+        self._retry = self.idle_wait
         self._last_mood: Mood | None = None  # mood of the last bar taken
         self._taken: deque[Bar] = deque(maxlen=FREEZE_BARS)  # the last bars taken: what a freeze repeats
         self._frozen: tuple[int, list[Bar]] | None = None  # (first bar of the repeats, the phrase repeated)
@@ -233,7 +234,7 @@ class Composer:
         current = self.include_current if include_playhead is None else include_playhead
         first = self._playhead if current and self._playhead >= 0 else self._playhead + 1
         now = time.monotonic()
-        self._retry = 0.25
+        self._retry = self.idle_wait
         for index in range(first, self._playhead + 1 + self.lookahead):
             bar = self._bars.get(index)
             if bar is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mido
 
@@ -18,6 +18,8 @@ from livegan.generation.bar import Generator
 from livegan.generation.composer import make_composer
 from livegan.generation.worker import WorkerSpec
 from livegan.mood.controls import ControlMap, ControlState, resolve_mood
+from livegan.live.play import PlayAlong
+from livegan.mood.player import PlayerState
 from livegan.mood.presets import Mood
 from livegan.ports.tracker import NoteTracker
 from livegan.timing.clock import Clock, try_realtime
@@ -27,6 +29,7 @@ from livegan.timing.transport import InternalTransport, MidiClockFollower
 log = logging.getLogger(__name__)
 
 CLOCK_PRIORITY, COMPOSER_PRIORITY = 10, 5  # SCHED_FIFO priorities of the clock and composer threads
+PLAYER_POLL_SECONDS = 0.02  # how often the composer looks at what the player holds, when following the player
 REALTIME_TYPES = frozenset({"clock", "start", "continue", "stop", "songpos"})
 
 
@@ -47,6 +50,11 @@ class SessionOptions:
     switch: str = "bar"  # mood changes land at the next "bar" or "beat"
     morph_bars: int = 0  # mood changes glide over this many bars
     realtime: bool = False  # SCHED_FIFO for the clock thread, set once every other thread has started
+    follow: str | None = None  # "chords", "melody" or "respond": the notes played on the input steer the voices
+    play_channel: int | None = None  # the input channel (0-15) played on; None: any
+    thru: bool = False  # pass the notes played on to the output
+    response_bars: int | None = None  # "respond": bars of each answer (None: as long as the call)
+    bar_seconds: float = 0.5  # how long the model takes to make a bar (an answer starts at a bar line that leaves time)
 
 
 class LiveSession:
@@ -64,6 +72,8 @@ class LiveSession:
         self.info = generator.info
         self.presets = presets
         self.state = ControlState(controls, len(presets), preset=options.start_mood)
+        self.player = PlayerState(options.play_channel) if options.follow else None
+        self._frozen = False
         self.clock = clock
         self.options = options
         self.tracker = NoteTracker(port)
@@ -82,7 +92,14 @@ class LiveSession:
             self.transport = InternalTransport(clock, options.bpm, self.info.steps_per_beat)
         send_clock = options.send_clock and options.clock == "internal"
         self.sequencer = Sequencer(self.composer, tracker=self.tracker, transport=self.transport, info=self.info,
-                                   on_bar=on_bar, switch=options.switch, send_clock=send_clock, muted=self.muted_now)
+                                   on_bar=on_bar, switch=options.switch, send_clock=send_clock, muted=self.muted_now,
+                                   panics=lambda: self.state.snapshot().panics)
+        self.play = None
+        self._panics = 0
+        if self.player is not None:
+            self.composer.idle_wait = PLAYER_POLL_SECONDS  # a chord settles and a phrase ends without a message
+            self.play = PlayAlong(options.follow, self.player, self.info, lambda: self.sequencer.playhead, clock.now,
+                                  options.bar_seconds, options.response_bars)
 
     @staticmethod
     def _composer_priority() -> None:
@@ -90,10 +107,15 @@ class LiveSession:
         process does the work), and must not be preempted holding it by the machine's other load."""
         try_realtime(COMPOSER_PRIORITY)
 
-    def mood_now(self) -> tuple[int, Mood]:
-        """(version, mood) the controls ask for now: a pure function of what was recorded."""
+    def mood_now(self) -> tuple[object, Mood]:
+        """(version, mood) the controls, and the notes played (``follow``), ask for now: a pure function of what was
+        recorded (and of the time, for a chord settling or a phrase ending)."""
         recorded = self.state.snapshot()
-        return recorded.version, resolve_mood(recorded, self.presets)
+        mood = resolve_mood(recorded, self.presets)
+        if self.play is None:
+            return recorded.version, mood
+        played, changes = self.play.steer()
+        return (recorded.version, played), replace(mood, **changes)
 
     def muted_now(self) -> frozenset[int]:
         return self.state.snapshot().muted
@@ -106,9 +128,27 @@ class LiveSession:
         if msg.type in REALTIME_TYPES:
             if isinstance(self.transport, MidiClockFollower):
                 self.transport.record(msg, time.perf_counter() if arrival is None else arrival)
+        elif self.player is not None and self.player.record(msg, time.perf_counter() if arrival is None else arrival):
+            if self.options.thru:
+                self.tracker.thru(msg)
+            self.composer.wake()
         elif self.state.record(msg):
             log.debug("control %s", msg)
             self.composer.wake()
+        else:
+            self._switches()
+
+    def _switches(self) -> None:
+        """The performance switches a control message may have moved: freeze, panic."""
+        recorded = self.state.snapshot()
+        if recorded.frozen != self._frozen:
+            self._frozen = recorded.frozen
+            log.info("freeze %s", "on: the last phrase repeats" if recorded.frozen else "off: the music goes on")
+            self.composer.freeze(recorded.frozen)
+        if recorded.panics != self._panics:
+            self._panics = recorded.panics
+            if self.player is not None:
+                self.player.panic()
 
     def run(self, bars: int | None = None) -> None:
         """Clear stale notes, generate ahead, then play until ``bars`` bars or a stop; always releases."""

@@ -9,12 +9,16 @@ pairs sound and which note-on each belongs to, so that:
 - :meth:`release_all` ends everything: explicit note-offs, sustain off (CC 64 = 0)
   and All Notes Off (CC 123) on every channel used. It is called on stop, on
   signals and on every error path.
+
+One lock guards it, so that a player's notes passed through (``--thru``, from the input thread)
+and the clock thread's notes never interleave inside a send; it is held only for the sends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import lru_cache
+import threading
+from collections.abc import Callable, Iterable
+from functools import lru_cache, wraps
 
 import mido
 
@@ -28,6 +32,15 @@ def _message(kind: str, channel: int, note: int, velocity: int) -> mido.Message:
     return mido.Message(kind, channel=channel, note=note, velocity=velocity)
 
 
+def _locked(method: Callable) -> Callable:
+    @wraps(method)
+    def guarded(self: NoteTracker, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return guarded
+
+
 class NoteTracker:
     """Sends notes to ``port`` and remembers what sounds."""
 
@@ -36,7 +49,17 @@ class NoteTracker:
         self.sounding: dict[tuple[int, int], object] = {}
         self.channels: set[int] = set()
         self._dirty = False  # anything sent since the last release?
+        self._lock = threading.RLock()
 
+    @_locked
+    def thru(self, msg: mido.Message) -> None:
+        """Pass a player's note on as it came (``--thru``); it is released with LiveGAN's own on every stop."""
+        if msg.type == "note_on" and msg.velocity > 0:
+            self.note_on(msg.channel, msg.note, msg.velocity, "thru")
+        elif msg.type in ("note_on", "note_off"):
+            self.note_off(msg.channel, msg.note, "thru")
+
+    @_locked
     def note_on(self, channel: int, pitch: int, velocity: int, key: object) -> None:
         if (channel, pitch) in self.sounding:
             self.port.send(_message("note_off", channel, pitch, 64))
@@ -45,31 +68,37 @@ class NoteTracker:
         self.channels.add(channel)
         self._dirty = True
 
+    @_locked
     def note_off(self, channel: int, pitch: int, key: object) -> None:
         if self.sounding.get((channel, pitch)) == key:
             self.port.send(_message("note_off", channel, pitch, 64))
             del self.sounding[(channel, pitch)]
 
+    @_locked
     def release_channel(self, channel: int) -> None:
         """Note-off for every note sounding on ``channel`` (a track was muted)."""
         for ch, pitch in [k for k in self.sounding if k[0] == channel]:
             self.port.send(mido.Message("note_off", channel=ch, note=pitch))
             del self.sounding[(ch, pitch)]
 
+    @_locked
     def program(self, channel: int, program: int) -> None:
         self.port.send(mido.Message("program_change", channel=channel, program=program))
         self.channels.add(channel)
         self._dirty = True
 
+    @_locked
     def realtime(self, kind: str) -> None:
         """Send a system real-time message: ``"clock"``, ``"start"`` or ``"stop"`` (no note, no channel)."""
         self.port.send(_REALTIME[kind])
 
+    @_locked
     def clear(self, channels: Iterable[int]) -> None:
         """Sustain off and All Notes Off on ``channels`` now, whatever sounds (a killed earlier run's notes)."""
         self.channels.update(channels)
         self.release_all(force=True)
 
+    @_locked
     def release_all(self, force: bool = False) -> None:
         """Note-off for every sounding note, then sustain off and All Notes Off on every channel used.
 
