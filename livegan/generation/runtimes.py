@@ -477,16 +477,17 @@ def bar_seconds(generator: InfillGenerator, repeats: int = 3) -> float:
     """Seconds an infill model takes here to make one bar: ``iterations`` calls on the model's window (the median
     of ``repeats`` calls, times the passes; the daemon asks this at start, so it costs a few calls, not a bar)."""
     info = generator.info
+    rows_a_call = 1 if info.mood_strength == 1.0 else 2  # guidance asks the conditional and the unconditional at once
     v, steps, rows = len(info.tracks), info.bars * info.steps_per_bar, info.n_pitches + 1
-    notes = np.zeros((1, v, 2, steps, rows), np.float32)
+    notes = np.zeros((rows_a_call, v, 2, steps, rows), np.float32)
     notes[:, :, 0, :, rows // 2] = 1.0
-    mask = np.zeros((1, v, steps), np.float32)
+    mask = np.zeros((rows_a_call, v, steps), np.float32)
     mask[:, :, -info.steps_per_bar:] = 1.0
-    meter = np.zeros((1, info.steps_per_beat + info.beats_per_bar + 1, steps), np.float32)
+    meter = np.zeros((rows_a_call, info.steps_per_beat + info.beats_per_bar + 1, steps), np.float32)
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        generator.predict(notes, mask, meter, np.array([[0.0, 0.0, 1.0]], np.float32))
+        generator.predict(notes, mask, meter, np.tile(np.array([[0.0, 0.0, 1.0]], np.float32), (rows_a_call, 1)))
         times.append(time.perf_counter() - started)
     return float(np.median(times)) * generator.iterations
 
