@@ -60,6 +60,13 @@ REQUIRED_TOOLS = ("jackd", "jack_lsp")
 LOST_CYCLE_LINES = ("was not finished", "Process error", "SuspendRefNum error", "ClientCloseAux wait error")
 """What jackd logs when it lost or postponed cycles, and with them a client's MIDI."""
 
+XRUN_BLAME = re.compile(r"JackEngine::XRun: client (?:= )?(.+?) (?:was not finished|finished after current callback)")
+"""What jackd (1.9.21) logs when it blames a client for an xrun: the client had not finished its
+cycle when the next one began, or finished after it began."""
+
+DRIVER_XRUN = "JackTimedDriver::Process XRun"
+"""What the dummy driver logs when its own thread woke late for a cycle (no client blamed)."""
+
 _names = itertools.count()
 _live: set[subprocess.Popen] = set()
 _libc = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
@@ -144,6 +151,14 @@ def _stop_all() -> None:
     """Last resort when a run is interrupted: stop every process still running, by id."""
     for proc in list(_live):
         _terminate(proc, signal.SIGTERM, timeout=1.0)
+
+
+def blamed_clients(log: str) -> dict[str, int]:
+    """How many xruns ``jackd``'s ``log`` blames on each client, by client name (``XRUN_BLAME``)."""
+    counts: dict[str, int] = {}
+    for match in XRUN_BLAME.finditer(log):
+        counts[match.group(1)] = counts.get(match.group(1), 0) + 1
+    return counts
 
 
 def running_jack_servers() -> set[str]:
@@ -294,6 +309,12 @@ class JackServer:
         """Return how many xrun reports ``jackd`` has logged (a late cycle or a late client)."""
         return sum("XRun" in line for line in self.log().splitlines())
 
+    def blamed(self, since: int = 0) -> dict[str, int]:
+        """Xruns ``jackd`` blamed on each client, in its log from character ``since`` on (``len(self.log())``
+        taken earlier marks a moment), plus ``"(driver)"``: cycles its own thread began late."""
+        log = self.log()[since:]
+        return {**blamed_clients(log), "(driver)": log.count(DRIVER_XRUN)}
+
     @property
     def control(self) -> jack.Client:
         """The harness's own JACK client on this server (inactive: it lists and connects ports)."""
@@ -390,6 +411,37 @@ def parse_event_line(line: str, sample_rate: int) -> Event | None:
 def to_messages(events: Iterable[Event]) -> list[mido.Message]:
     """Turn events into mido Messages whose ``.time`` is the event's absolute time in seconds."""
     return [mido.Message.from_bytes(event.data, time=event.time) for event in events]
+
+
+class CMonitor:
+    """``jack_midi_dump`` (Debian's jackd2 example client, in C): a plain JACK MIDI input to compare
+    other clients with. Its port is ``<client>:input``; what it prints goes to a file, read at :meth:`stop`."""
+
+    def __init__(self, server: JackServer, client: str = "jack_midi_dump", timeout: float = 20.0) -> None:
+        self.server = server
+        self.client = client
+        self.port = f"{client}:input"
+        self._out = tempfile.TemporaryFile()
+        self._proc = _spawn(["jack_midi_dump", "-a", client], server.env, self._out)
+        try:
+            server.wait_for_port(self.port, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def stop(self) -> list[Event]:
+        """Stop it by its process id (SIGINT: it closes its client) and return the events it printed."""
+        _terminate(self._proc, signal.SIGINT)
+        if self._out.closed:
+            return []
+        self._out.seek(0)
+        lines = self._out.read().decode(errors="replace").splitlines()
+        self._out.close()
+        return [e for e in (parse_event_line(line, self.server.sample_rate) for line in lines) if e is not None]
 
 
 RECORDER = Path(__file__).with_name("jack_record.py")

@@ -39,7 +39,7 @@ def assert_spread(spread: dict) -> None:
     assert spread["median_ms"] <= spread["p99_ms"] <= spread["max_ms"]
 
 
-def test_timing_compares_the_sequencer_with_mido_on_the_same_messages_and_records_jack_onsets(tiny_model, tmp_path):
+def test_timing_compares_the_sequencer_with_mido_records_jack_onsets_and_counts_xruns_per_client(tiny_model, tmp_path):
     ensure_jack_tools()
     results = run_benchmark("timing", tmp_path / "timing.json", "--model", str(tiny_model))
     for condition in ("idle", "loaded"):
@@ -52,6 +52,13 @@ def test_timing_compares_the_sequencer_with_mido_on_the_same_messages_and_record
     assert_spread(jack["deviation"])
     assert_spread(jack["deviation_within_bar"])
     assert set(jack["daemon_lateness_ms"]) == {"median_ms", "p99_ms", "max_ms"}
+    xruns = results["xruns"]["idle"]  # livegan run --clock external and a C client on one real-time jackd
+    assert xruns["exit_code"] == 0 and xruns["ticks_sent"] > 0 and xruns["cc_sent"] > 0 and xruns["cycles"] > 0
+    assert {"LiveGAN-in", "LiveGAN", "jack_midi_dump", "(driver)"} <= set(xruns["blamed"])
+    assert xruns["livegan_blamed"] == xruns["blamed"]["LiveGAN-in"] + xruns["blamed"]["LiveGAN"]
+    assert xruns["c_client_blamed"] == xruns["blamed"]["jack_midi_dump"]
+    assert xruns["cpu_percent"] == pytest.approx(xruns["daemon_cpu_percent"] + xruns["worker_cpu_percent"])
+    assert set(xruns["daemon_lateness_ms"]) == {"median_ms", "p99_ms", "max_ms"}
 
 
 def test_startup_times_the_first_note_and_reads_cpu_and_memory(tiny_model, tmp_path):

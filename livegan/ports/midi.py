@@ -10,7 +10,7 @@ exists, else JACK when a server answers (JACK alone, or PipeWire's JACK).
 Output goes through mido's rtmidi backend. Input does not: mido would run a Python
 callback on the driver's thread (JACK's process thread, which must never wait for the
 interpreter lock). :class:`PolledInput` leaves the messages in rtmidi's own queue and
-reads them from a thread of LiveGAN's every millisecond, with their arrival times
+reads them from a thread of LiveGAN's every 2 ms, with their arrival times
 rebuilt from rtmidi's time stamps.
 """
 
@@ -34,7 +34,9 @@ VIRTUAL_APIS = {"jack", "alsa", "coremidi"}
 CLIENT_NAME = "LiveGAN"  # JACK shows the ports as "LiveGAN:LiveGAN Out" and "LiveGAN-in:LiveGAN In"
 INPUT_CLIENT_NAME = "LiveGAN-in"
 ALSA_SEQUENCER = "/dev/snd/seq"
-POLL_SECONDS = 0.001  # how often the input is read: a CC lands within about 1 ms of its arrival
+POLL_SECONDS = 0.002  # how often the input is read: a CC is handled within about 2 ms of its arrival. JACK hands
+# input over once per period (2.7 ms at 128 frames); polling every 1 ms cost 2.6 % of a core, every 2 ms half of it
+# (benchmarks/timing.py measured no difference in lateness)
 INPUT_QUEUE = 4096  # messages rtmidi keeps between two reads (MIDI clock at 300 BPM is 120 a second)
 
 log = logging.getLogger(__name__)

@@ -7,11 +7,13 @@ overshoot by 0.1-0.3 ms on Linux and more elsewhere. A stop request wakes any sl
 at once.
 
 The clock thread shares the interpreter lock with the daemon's other threads (the
-input poller, the composer). While it spins to a deadline it keeps the lock: the
-interpreter's switch interval is raised for the spin, so a thread that asks for the
-lock then waits until the clock thread has sent and sleeps again, instead of making it
-yield mid-spin and wait for the lock to come back across cores (measured in
-``benchmarks/timing.py``: those hand-overs made most of the idle p99).
+input poller, the composer). From the start of its spin until it next waits, it keeps
+the lock: the interpreter's switch interval is raised meanwhile, so a thread that asks
+for the lock waits until the clock thread has sent and sleeps again, instead of making
+it yield mid-spin or mid-send and wait for the lock to come back across cores (on an
+idle 2-core VM that hand-over took up to 1-2 ms; ``benchmarks/timing.py``). While the
+clock thread waits, the switch interval is what the process set (``livegan run``:
+0.5 ms), so a thread holding the lock when it wakes gives it up quickly.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
-HOLD_SWITCH_INTERVAL = 0.005  # s: the interpreter's switch interval while the clock thread spins (Python's default)
+HOLD_SWITCH_INTERVAL = 0.005  # s: the interpreter's switch interval from a spin's start to the next wait
+SPIN_SECONDS = 0.001  # s: spun before each deadline (covers a real-time thread's wake-up and the lock)
 REARM_SECONDS = 1.0  # s: the hang watchdog is re-armed at most this often (re-arming costs up to 0.6 ms)
 REARM_MARGIN = 0.002  # s: ... and only this long before the spin of a deadline starts, unless it is overdue
+REHEARSAL_LEAD = 0.0002  # s: see Rehearsed
 
 
 class Clock(Protocol):
@@ -41,7 +46,8 @@ class Clock(Protocol):
         ...
 
     def kick(self) -> None:
-        """Tell the hang watchdog (if any) that the clock thread is alive."""
+        """Tell the hang watchdog (if any) that the clock thread is alive; a transport calls it right
+        before it blocks on anything but :meth:`sleep_until`."""
         ...
 
 
@@ -51,11 +57,11 @@ class MonotonicClock:
     spin : the last seconds before a deadline are spun, not slept (they cover the thread's
         wake-up and getting the interpreter lock back).
     hang_timeout : see :meth:`kick`; None: no watchdog.
-    hold_interval : the interpreter's switch interval while spinning (restored after); None
-        leaves it alone.
+    hold_interval : the interpreter's switch interval from the start of a spin until the clock
+        thread next waits (see the module's docstring); None leaves it alone.
     """
 
-    def __init__(self, stop: threading.Event | None = None, spin: float = 0.0015, hang_timeout: float | None = None,
+    def __init__(self, stop: threading.Event | None = None, spin: float = SPIN_SECONDS, hang_timeout: float | None = None,
                  hold_interval: float | None = HOLD_SWITCH_INTERVAL) -> None:
         self.stop = stop or threading.Event()
         self.spin = spin
@@ -63,6 +69,7 @@ class MonotonicClock:
         self.hold_interval = hold_interval
         self._rearm_every = min(REARM_SECONDS, hang_timeout / 4) if hang_timeout else math.inf
         self._armed_at = -math.inf
+        self._held: float | None = None  # the switch interval to give back, while holding the lock
 
     def now(self) -> float:
         return time.perf_counter()
@@ -76,7 +83,10 @@ class MonotonicClock:
         0.1-0.6 ms, so it happens at most every second (a quarter of ``hang_timeout`` if that is
         shorter), with the timer set that much longer: a stuck thread ends the process between
         ``hang_timeout`` and ``hang_timeout`` + 2 s after its last sign of life.
+
+        The transports call it before they block: the lock is no longer held then.
         """
+        self._let_go()
         self._rearm(math.inf)
 
     def _rearm(self, time_left: float) -> None:
@@ -90,8 +100,10 @@ class MonotonicClock:
             faulthandler.dump_traceback_later(self.hang_timeout + 2 * self._rearm_every, exit=True)
 
     def disarm(self) -> None:
+        """Stop the hang watchdog and give the switch interval back (the session is over)."""
         faulthandler.cancel_dump_traceback_later()
         self._armed_at = -math.inf
+        self._let_go()
 
     def sleep_until(self, deadline: float) -> bool:
         self._rearm(deadline - time.perf_counter() - self.spin)
@@ -100,27 +112,53 @@ class MonotonicClock:
             if self.stop.is_set():
                 return False
             if remaining <= 0.0:
+                self._hold()  # woke late, or the next message of a chord: send keeping the lock
                 return True
             if remaining > self.spin:
+                self._let_go()
                 if self.stop.wait(remaining - self.spin):
                     return False
             else:
-                return self._spin(deadline)
+                self._hold()
+                while time.perf_counter() < deadline:
+                    pass
+                return not self.stop.is_set()
 
-    def _spin(self, deadline: float) -> bool:
-        """Busy-wait for ``deadline`` keeping the interpreter lock (see the module's docstring)."""
-        if self.hold_interval is None:
-            while time.perf_counter() < deadline:
-                pass
-            return not self.stop.is_set()
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(max(interval, self.hold_interval))
-        try:
-            while time.perf_counter() < deadline:
-                pass
-        finally:
-            sys.setswitchinterval(interval)
-        return not self.stop.is_set()
+    def _hold(self) -> None:
+        """Raise the switch interval until the next wait (see the module's docstring)."""
+        if self.hold_interval is not None and self._held is None:
+            self._held = sys.getswitchinterval()
+            sys.setswitchinterval(max(self._held, self.hold_interval))
+
+    def _let_go(self) -> None:
+        if self._held is not None:
+            sys.setswitchinterval(self._held)
+            self._held = None
+
+
+class Rehearsed:
+    """``clock``, with ``rehearse`` called once shortly before each deadline (``lead`` seconds, inside
+    the spin), so that what runs at the deadline finds its code and data in the CPU's caches. A
+    deadline already due (the next message of a chord) is not rehearsed again."""
+
+    def __init__(self, clock: Clock, rehearse: Callable[[], object], lead: float = REHEARSAL_LEAD) -> None:
+        self.clock = clock
+        self.rehearse = rehearse
+        self.lead = lead
+        self.stop = clock.stop
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def kick(self) -> None:
+        self.clock.kick()
+
+    def sleep_until(self, deadline: float) -> bool:
+        if deadline - self.clock.now() > self.lead:
+            if not self.clock.sleep_until(deadline - self.lead):
+                return False
+            self.rehearse()
+        return self.clock.sleep_until(deadline)
 
 
 class FakeClock:
