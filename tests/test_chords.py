@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from livegan.errors import UserError
-from livegan.generation.runtimes import steering
+from livegan.generation.infill import steering
 from livegan.music.chords import chord_name, chord_of, parse_chord, parse_progression
 from livegan.mood.presets import Mood
 

@@ -14,7 +14,7 @@ from livegan.cli import main
 from livegan.errors import UserError
 from livegan.generation.bar import Morph
 from livegan.generation.gibbs import Schedule, gibbs
-from livegan.generation.runtimes import InfillRuntime, VoiceContext
+from livegan.generation.infill import InfillRuntime, VoiceContext
 from livegan.model.engine import OnnxInfillGenerator, load_model
 from livegan.mood.presets import Mood
 from livegan.music.voices import REST, n_classes, to_classes

@@ -148,7 +148,7 @@ def _play_mode(follow: str | None, respond: bool, response_bars: int | None, pla
 def _check_tempo(generator, bpm: float, clock_source: str) -> float:
     """Time one bar of an infill model here and say which tempo it holds; warn when ``--bpm`` is beyond it.
     Returns the seconds a bar takes to make."""
-    from livegan.generation.runtimes import bar_seconds
+    from livegan.generation.infill import bar_seconds
 
     seconds = bar_seconds(generator)
     info = generator.info

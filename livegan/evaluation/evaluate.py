@@ -127,7 +127,7 @@ def generate_rolls(generator, latents: dict[str, np.ndarray], moods: np.ndarray,
 def infill_rolls(generator, moods: np.ndarray, batch: int, seed: int = 0) -> np.ndarray:
     """An infill model's phrases, made as the daemon starts a stream: bar after bar from nothing, each bar given
     the bars before (:func:`~livegan.generation.runtimes.sample_bar`) -> bool [N, T, B, S, P]."""
-    from livegan.generation.runtimes import sample_bar
+    from livegan.generation.infill import sample_bar
     from livegan.music.voices import roll_of
 
     info = generator.info
@@ -423,7 +423,7 @@ def bar_timing(generator, candidates: tuple[int, ...] = (1, 8), repeats: int = 2
         for _ in range(repeats + 1):
             started = time.perf_counter()
             if generator.info.runtime == "infill":  # a bar after the window's other bars, as the daemon makes it
-                from livegan.generation.runtimes import sample_bar
+                from livegan.generation.infill import sample_bar
 
                 known = (info.bars - 1) * info.steps_per_bar
                 sample_bar(generator, np.full((n, len(info.tracks), known), 10, np.int16),

@@ -26,7 +26,8 @@ from dataclasses import replace
 from livegan.generation.bar import Bar, Generator, Morph
 from livegan.generation.guide import MoodGuide
 from livegan.generation.latent import LatentWalk, Walk
-from livegan.generation.runtimes import Runtime, VoiceContext, runtime_for
+from livegan.generation.infill import VoiceContext
+from livegan.generation.runtimes import Runtime, runtime_for
 from livegan.generation.worker import ProcessRuntime, WorkerSpec
 from livegan.model.engine import StepContext
 from livegan.mood.presets import Mood
