@@ -79,7 +79,7 @@ class LiveSession:
             clock = Rehearsed(clock, self._rehearse)
         self.clock = clock
         self.options = options
-        self.tracker = NoteTracker(port)
+        self.tracker = NoteTracker(port, guarded=options.thru)
         self._scratch, self._scratch_lateness = NoteTracker(_Nowhere()), Lateness()
         self.composer = make_composer(generator, mood_now=self.mood_now, seed=options.seed, latent_step=options.latent_step,
                                       threshold=options.threshold, guide=options.guide, lookahead=options.lookahead,
@@ -97,7 +97,7 @@ class LiveSession:
         send_clock = options.send_clock and options.clock == "internal"
         self.sequencer = Sequencer(self.composer, tracker=self.tracker, transport=self.transport, info=self.info,
                                    on_bar=on_bar, switch=options.switch, send_clock=send_clock, muted=self.muted_now,
-                                   panics=lambda: self.state.snapshot().panics)
+                                   panics=self.state.panic_count)
         self.play = None
         self._panics = 0
         if self.player is not None:

@@ -10,12 +10,14 @@ pairs sound and which note-on each belongs to, so that:
   and All Notes Off (CC 123) on every channel used. It is called on stop, on
   signals and on every error path.
 
-One lock guards it, so that a player's notes passed through (``--thru``, from the input thread)
-and the clock thread's notes never interleave inside a send; it is held only for the sends.
+With ``guarded`` (``--thru``: a player's notes are passed through from the input thread), one lock
+guards it, so that those and the clock thread's notes never interleave inside a send; without it
+(the usual case) only the clock thread sends and no lock is taken.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from functools import lru_cache, wraps
@@ -44,12 +46,12 @@ def _locked(method: Callable) -> Callable:
 class NoteTracker:
     """Sends notes to ``port`` and remembers what sounds."""
 
-    def __init__(self, port: mido.ports.BaseOutput) -> None:
+    def __init__(self, port: mido.ports.BaseOutput, guarded: bool = False) -> None:
         self.port = port
         self.sounding: dict[tuple[int, int], object] = {}
         self.channels: set[int] = set()
         self._dirty = False  # anything sent since the last release?
-        self._lock = threading.RLock()
+        self._lock = threading.RLock() if guarded else contextlib.nullcontext()
 
     @_locked
     def thru(self, msg: mido.Message) -> None:
