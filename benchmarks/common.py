@@ -38,7 +38,7 @@ from livegan.evaluation.evaluate import jsonable
 _STARTED: dict[str, Any] = {}  # when the benchmark began, and how busy the machine was then
 
 
-def parser(name: str, description: str, model: bool = True) -> argparse.ArgumentParser:
+def parser(name: str, description: str, model: bool = True, default_model: str = "default.onnx") -> argparse.ArgumentParser:
     """Arguments every benchmark takes: --quick, --out, and (most) --model. Notes the start time and load."""
     _STARTED.update(date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                     load=round(os.getloadavg()[0], 2), clock=time.perf_counter())
@@ -46,7 +46,7 @@ def parser(name: str, description: str, model: bool = True) -> argparse.Argument
     p.add_argument("--quick", action="store_true", help="a tiny run for smoke tests; its numbers mean nothing")
     p.add_argument("--out", type=Path, default=RESULTS / f"{name}.json", help="JSON file to write (default: %(default)s)")
     if model:
-        p.add_argument("--model", type=Path, default=REPO / "models" / "default.onnx", help="ONNX model (default: %(default)s)")
+        p.add_argument("--model", type=Path, default=REPO / "models" / default_model, help="ONNX model (default: %(default)s)")
     return p
 
 

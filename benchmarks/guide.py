@@ -7,7 +7,10 @@ daemon plays them: with ``--guide 1`` (the model's phrase as it is) and with
 analyse as major (Krumhansl-Kessler, as ``livegan eval``), notes per bar, and the
 generation time per phrase (median), all from one run, so the columns compare.
 
-    python benchmarks/guide.py [--model models/default.onnx] [--phrases 200] [--candidates 8]
+    python benchmarks/guide.py [--model models/musegan.onnx] [--phrases 200] [--candidates 8]
+
+Guidance serves the phrase models (the MuseGAN, the VAE): the default infill model carries
+its mood itself, so this benchmark measures the MuseGAN unless told otherwise.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def play(generator: OnnxGenerator, guide: MoodGuide, point: tuple[float, float],
 
 
 def main() -> None:
-    p = parser("guide", __doc__.splitlines()[0])
+    p = parser("guide", __doc__.splitlines()[0], default_model="musegan.onnx")
     p.add_argument("--phrases", type=int, default=200)
     p.add_argument("--candidates", type=int, default=8)
     args = p.parse_args()

@@ -105,7 +105,7 @@ def test_training_throughput_runs_the_real_training_loop(tmp_path):
     assert row["phrases_per_s"] is None or row["phrases_per_s"] > 0  # None: 1 step was lost in noise (quick mode)
 
 
-def test_guide_compares_guided_and_unguided_phrases_of_the_shipped_model(tmp_path):
+def test_guide_compares_guided_and_unguided_phrases_of_the_shipped_musegan(tmp_path):
     results = run_benchmark("guide", tmp_path / "guide.json")
     rows = [r for r in results.values() if isinstance(r, dict)]
     assert {r["candidates"] for r in rows} == {1, 8} and len(rows) == 10

@@ -8,13 +8,13 @@ import pytest
 from livegan.generation.guide import MoodGuide
 from livegan.generation.latent import LatentWalk
 from livegan.model.engine import OnnxGenerator
-from livegan.model.locate import default_model_path
+from livegan.shipped import model_file
 from livegan.music.analysis import phrase_modes
 
 
 @pytest.fixture(scope="module")
 def generator() -> OnnxGenerator:
-    return OnnxGenerator(default_model_path())
+    return OnnxGenerator(model_file("musegan.onnx"))  # guidance serves the phrase models
 
 
 def phrase(info, pitches: list[int], every: int = 4) -> np.ndarray:

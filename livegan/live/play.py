@@ -38,6 +38,7 @@ class Answer:
     """A phrase that ended and how it is answered: the bars [first, end) and the notes given."""
 
     phrase_start: float  # when the phrase's first note was played (identifies it)
+    phrase_end: float  # when its last note ended
     first: int
     end: int
     given: tuple[tuple[int, int, int, int], ...]
@@ -78,11 +79,12 @@ class PlayAlong:
         head, now = self.playhead(), self.now()
         spb = self.info.steps_per_bar
         if head is not None:
-            phrase = self.player.phrase_at(now, silence=spb * head.step_seconds)
+            silence = spb * head.step_seconds
+            phrase = self.player.phrase_at(now, silence=silence)
             if phrase and (self.answer is None or phrase[0].start > self.answer.phrase_start):
                 self.answer = self._answer(phrase, head, now)
                 self._playing_from = None
-            elif self.player.held() and self._playing_from is None and (self.answer is None or now > self._end_time(head)):
+            elif self._playing_from is None and self._playing(now, silence):
                 self._playing_from = head.index + 1  # the player began a phrase: rest from the next bar line
         rests = self._rests()
         given = self.answer.given if self.answer else ()
@@ -99,9 +101,13 @@ class PlayAlong:
             rests.append((self._playing_from, FOREVER))
         return tuple(r for r in rests if r[1] > r[0])
 
-    def _end_time(self, head: Playhead) -> float:
-        """When the last answer ends, on the clock."""
-        return head.started + (self.answer.end - head.index) * self.info.steps_per_bar * head.step_seconds
+    def _playing(self, now: float, silence: float) -> bool:
+        """Whether a phrase not yet answered is being played: a key is down, or one went up less than a bar ago."""
+        if self.player.held():
+            return True
+        last = self.player.last_release()
+        answered = self.answer.phrase_end if self.answer else -math.inf
+        return last is not None and last > answered and now - last < silence
 
     def _answer(self, phrase: tuple[Played, ...], head: Playhead, now: float) -> Answer:
         spb = self.info.steps_per_bar
@@ -115,11 +121,11 @@ class PlayAlong:
         first = head.index + 1 if next_line - now >= 1.5 * self.make_seconds else head.index + 2
         if self.mode == "melody":
             given = tuple((0, first * spb + a, first * spb + b, p) for a, b, p in top_line(notes))
-            return Answer(phrase[0].start, first, first + length, given, first_bar)
+            return Answer(phrase[0].start, max(n.end for n in phrase), first, first + length, given, first_bar)
         bars = self.response_bars or length
         dealt = deal_to_voices(notes, len(self.info.tracks))
         given = tuple((v, first_bar * spb + a, first_bar * spb + b, p) for v, a, b, p in dealt)
-        return Answer(phrase[0].start, first, first + bars, given, first_bar)
+        return Answer(phrase[0].start, max(n.end for n in phrase), first, first + bars, given, first_bar)
 
 
 def top_line(notes: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:

@@ -79,7 +79,7 @@ class LiveSession:
             clock = Rehearsed(clock, self._rehearse)
         self.clock = clock
         self.options = options
-        self.tracker = NoteTracker(port, guarded=options.thru)
+        self.tracker = NoteTracker(port)
         self._scratch, self._scratch_lateness = NoteTracker(_Nowhere()), Lateness()
         self.composer = make_composer(generator, mood_now=self.mood_now, seed=options.seed, latent_step=options.latent_step,
                                       threshold=options.threshold, guide=options.guide, lookahead=options.lookahead,
@@ -96,8 +96,7 @@ class LiveSession:
             self.transport = InternalTransport(clock, options.bpm, self.info.steps_per_beat)
         send_clock = options.send_clock and options.clock == "internal"
         self.sequencer = Sequencer(self.composer, tracker=self.tracker, transport=self.transport, info=self.info,
-                                   on_bar=on_bar, switch=options.switch, send_clock=send_clock, muted=self.muted_now,
-                                   panics=self.state.panic_count)
+                                   on_bar=on_bar, switch=options.switch, send_clock=send_clock, muted=self.muted_now)
         self.play = None
         self._panics = 0
         if self.player is not None:
@@ -158,8 +157,10 @@ class LiveSession:
             self._frozen = recorded.frozen
             log.info("freeze %s", "on: the last phrase repeats" if recorded.frozen else "off: the music goes on")
             self.composer.freeze(recorded.frozen)
-        if recorded.panics != self._panics:
+        if recorded.panics != self._panics:  # released at once, from this thread (the tracker is locked)
             self._panics = recorded.panics
+            log.info("panic from the input: every note released")
+            self.tracker.release_all(force=True)
             if self.player is not None:
                 self.player.panic()
 

@@ -152,11 +152,6 @@ class ControlState:
         with self._lock:
             return self._state
 
-    def panic_count(self) -> int:
-        """Panics recorded so far; read at every event by the clock thread, so without the lock (one attribute
-        read of the immutable record, which is replaced whole)."""
-        return self._state.panics
-
     def record(self, msg: mido.Message) -> bool:
         """Record one incoming message; returns True when it changed the mood controls."""
         c = self.controls

@@ -113,6 +113,11 @@ class PlayerState:
         decisions.sort(key=lambda d: d[0])
         return decisions[-1][1] if decisions else None
 
+    def last_release(self) -> float | None:
+        """When the last note played ended (seconds), or None before any."""
+        with self._lock:
+            return self._notes[-1].end if self._notes else None
+
     def held(self) -> tuple[int, ...]:
         """The pitches held right now."""
         with self._lock:

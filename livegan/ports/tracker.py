@@ -10,14 +10,13 @@ pairs sound and which note-on each belongs to, so that:
   and All Notes Off (CC 123) on every channel used. It is called on stop, on
   signals and on every error path.
 
-With ``guarded`` (``--thru``: a player's notes are passed through from the input thread), one lock
-guards it, so that those and the clock thread's notes never interleave inside a send; without it
-(the usual case) only the clock thread sends and no lock is taken.
+One lock guards it: the clock thread sends the music, and the input thread sends a panic's
+releases at once and a player's notes passed through (``--thru``); they never interleave inside a
+send. Uncontended, the lock costs well under a microsecond a message.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from functools import lru_cache, wraps
@@ -46,12 +45,12 @@ def _locked(method: Callable) -> Callable:
 class NoteTracker:
     """Sends notes to ``port`` and remembers what sounds."""
 
-    def __init__(self, port: mido.ports.BaseOutput, guarded: bool = False) -> None:
+    def __init__(self, port: mido.ports.BaseOutput) -> None:
         self.port = port
         self.sounding: dict[tuple[int, int], object] = {}
         self.channels: set[int] = set()
         self._dirty = False  # anything sent since the last release?
-        self._lock = threading.RLock() if guarded else contextlib.nullcontext()
+        self._lock = threading.RLock()
 
     @_locked
     def thru(self, msg: mido.Message) -> None:

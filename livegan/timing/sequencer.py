@@ -97,13 +97,11 @@ class Sequencer:
     switch : "bar" (mood changes land at the next bar) or "beat" (at the next beat).
     send_clock : also send MIDI clock, Start and Stop (when LiveGAN is the master).
     muted : returns the track indices muted now; read at every bar or beat.
-    panics : returns how many panics the player asked for (CC 120 or 123 on the input); read at every
-        event, and a new one releases every note sounding at once.
     """
 
     def __init__(self, source: BarSource, *, tracker: NoteTracker, transport: Transport, info: ModelInfo,
                  on_bar: Callable[[BarStarted], None] | None = None, switch: str = "bar", send_clock: bool = False,
-                 muted: Callable[[], frozenset[int]] = frozenset, panics: Callable[[], int] = int) -> None:
+                 muted: Callable[[], frozenset[int]] = frozenset) -> None:
         if switch not in ("bar", "beat"):
             raise ValueError(f"switch must be 'bar' or 'beat', got {switch!r}")
         self.source = source
@@ -114,8 +112,6 @@ class Sequencer:
         self.unit = info.steps_per_bar if switch == "bar" else info.steps_per_beat
         self.send_clock = send_clock
         self.muted = muted
-        self.panics = panics
-        self._panics_seen = 0
         self.ticks_per_step = TICKS_PER_BEAT / info.steps_per_beat
         self.lateness = Lateness()
         self.bar_starts: deque[float] = deque(maxlen=4096)  # when the last bars played were due (tests, soak)
@@ -170,10 +166,6 @@ class Sequencer:
             outcome = self.transport.wait_until(position)
             if outcome is not Wait.REACHED:
                 return outcome
-            if self.panics() != self._panics_seen:
-                self._panics_seen = self.panics()
-                log.info("panic from the input: every note released")
-                self.tracker.release_all()
             if kind == END:
                 return None
             if kind == FETCH:

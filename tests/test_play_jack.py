@@ -1,0 +1,66 @@
+"""Play with LiveGAN over a real JACK server: a scripted player holds chords on LiveGAN's input, the daemon
+(the shipped model, in its own process) follows them, a JACK client records what it plays; Ctrl-C ends every note."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import mido
+import numpy as np
+from daemonkit import IN, OUT, note_pairs, sent_events
+
+from livegan.music.chords import parse_chord
+
+BPM = 120
+BAR = 2.0
+CHORDS = (("C", (48, 52, 55)), ("F", (41, 45, 48)), ("G", (43, 47, 50)))  # a left hand, below the voices
+HOLD_BARS = 3
+
+
+def test_the_daemon_follows_the_chords_a_player_holds_and_every_note_ends(jack_server, jack_output, midi_dump,
+                                                                            daemon_factory, tmp_path):
+    take = tmp_path / "take.mid"
+    daemon = daemon_factory("--follow", "chords", "--bpm", str(BPM), "--seed", "2", "--record", str(take), "-q")
+    jack_server.wait_for_port(OUT, timeout=30)
+    jack_server.wait_for_port(IN, timeout=30)
+    keys = jack_output("keys", "player")
+    jack_server.connect("player:keys", IN)
+    dump = midi_dump(source=OUT)
+    ready = daemon.wait_line("playing to", timeout=30)
+    held: tuple[int, ...] = ()
+    changes = []
+    for name, pitches in CHORDS:
+        for p in held:
+            keys.send(mido.Message("note_off", note=p))
+        for p in pitches:
+            keys.send(mido.Message("note_on", note=p, velocity=80))
+        changes.append((time.perf_counter() - ready, name))
+        held = pitches
+        time.sleep(HOLD_BARS * BAR)
+    assert daemon.stop(signal.SIGINT, timeout=30) == 0, daemon.log
+    for p in held:
+        keys.send(mido.Message("note_off", note=p))
+    events = dump.stop()
+
+    sent = sent_events(take)
+    (sent_notes, sent_open), (heard_notes, heard_open) = note_pairs(sent), note_pairs(events)
+    assert not sent_open and not heard_open, "every note-on has its note-off, after Ctrl-C too"
+    ticks_per_bar = 4 * mido.MidiFile(take).ticks_per_beat
+    onsets: dict[int, list[int]] = {}
+    for e in sent:
+        m = mido.Message.from_bytes(list(e.data))
+        if m.type == "note_on" and m.velocity:
+            onsets.setdefault(e.frame // ticks_per_bar, []).append(m.note)
+    checked = 0
+    for k, (at, name) in enumerate(changes):
+        tones = parse_chord(name).pitch_classes
+        first = int(at // BAR) + 2  # the bar after the one the change fell in (0-based bars of the take)
+        last = int(changes[k + 1][0] // BAR) if k + 1 < len(changes) else first + 1
+        for bar in range(first, last):
+            notes = onsets.get(bar, [])
+            assert notes, f"bar {bar + 1} is silent"
+            share = np.mean([n % 12 in tones for n in notes])
+            assert share >= 0.9, f"bar {bar + 1} under {name}: {share:.0%} chord tones ({sorted(notes)})"
+            checked += 1
+    assert checked >= 3
