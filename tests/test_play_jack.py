@@ -64,3 +64,35 @@ def test_the_daemon_follows_the_chords_a_player_holds_and_every_note_ends(jack_s
             assert share >= 0.9, f"bar {bar + 1} under {name}: {share:.0%} chord tones ({sorted(notes)})"
             checked += 1
     assert checked >= 3
+
+
+def test_an_echo_and_an_answer_follow_a_played_phrase_and_every_note_ends(jack_server, jack_output, midi_dump,
+                                                                         daemon_factory, tmp_path):
+    for mode in (["--follow", "melody"], ["--respond"]):
+        take = tmp_path / f"{mode[-1]}.mid"
+        daemon = daemon_factory(*mode, "--bpm", str(BPM), "--seed", "4", "--record", str(take), "-q")
+        jack_server.wait_for_port(IN, timeout=30)
+        keys = jack_output(f"keys-{mode[-1]}", f"player-{mode[-1]}")
+        jack_server.connect(f"player-{mode[-1]}:keys-{mode[-1]}", IN)
+        dump = midi_dump(source=OUT)
+        ready = daemon.wait_line("playing to", timeout=30)
+        time.sleep(BAR - (time.perf_counter() - ready) % BAR)  # from a bar line
+        played_at = time.perf_counter() - ready
+        for pitch in (72, 74, 76, 77):  # a bar of quarter notes
+            keys.send(mido.Message("note_on", note=pitch, velocity=80))
+            time.sleep(0.45)
+            keys.send(mido.Message("note_off", note=pitch))
+            time.sleep(0.05)
+        time.sleep(3.5 * BAR)  # a bar of silence, then the echo or the answer
+        assert daemon.stop(signal.SIGINT, timeout=30) == 0, daemon.log
+        events = dump.stop()
+        sent = sent_events(take)
+        (_, sent_open), (_, heard_open) = note_pairs(sent), note_pairs(events)
+        assert not sent_open and not heard_open, f"{mode}: every note-on has its note-off, after Ctrl-C too"
+        ticks_per_bar = 4 * mido.MidiFile(take).ticks_per_beat
+        after = [mido.Message.from_bytes(list(e.data)) for e in sent if e.frame >= (played_at // BAR + 2) * ticks_per_bar]
+        answer = [m for m in after if m.type == "note_on" and m.velocity]
+        assert len(answer) >= 4, f"{mode}: the phrase was echoed or answered"
+        if mode[-1] == "melody":
+            assert [m.note for m in answer if m.channel == 0][:4] == [72, 74, 76, 77], "the echo's soprano is the melody"
+        daemon.kill()
