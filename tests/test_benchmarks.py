@@ -111,3 +111,28 @@ def test_guide_compares_guided_and_unguided_phrases_of_the_shipped_musegan(tmp_p
     assert {r["candidates"] for r in rows} == {1, 8} and len(rows) == 10
     for row in rows:
         assert 0.0 <= row["major_share"] <= 1.0 and row["notes_per_bar"] >= 0 and row["ms_per_phrase_median"] > 0
+
+
+def test_follow_times_chord_changes_over_jack_costs_each_mode_and_scores_its_part_writing(tmp_path):
+    ensure_jack_tools()
+    results = run_benchmark("follow", tmp_path / "follow.json")  # the shipped model: playing along needs an infill model
+    chords = results["chord_follow"]
+    assert chords["exit_code"] == 0 and chords["make_bar_ms"] > 0 and chords["note_ons"] > 0 and chords["workers"] == 1
+    assert len(chords["changes"]) == chords["summary"]["changes"] == 2
+    assert sum(row["changes"] for row in chords["summary"]["by_lead"]) == 2
+    assert_spread(chords["recorded_vs_take"])  # the take's notes found on the JACK recording's frame clock
+    for change in chords["changes"]:
+        assert 0 <= change["lead_s"] <= 240 / results["bpm"]
+        if change["bars_late"] is not None:  # followed: from a bar line at or after the next one
+            assert change["bars_late"] >= 0 and change["latency_s"] >= change["lead_to_followed_s"] - 0.01
+            assert all(0.0 <= share <= 1.0 for share in change["held_shares"])
+    assert set(results["modes"]) == {"none", "chords", "melody", "respond"}
+    for mode in results["modes"].values():
+        assert mode["exit_code"] == 0 and mode["workers"] == 1 and mode["cpu_percent"] >= 0
+        assert mode["cpu_percent"] == pytest.approx(mode["daemon_cpu_percent"] + mode["worker_cpu_percent"])
+        assert set(mode["daemon_lateness_ms"]) == {"median_ms", "p99_ms", "max_ms"}
+    writing = results["part_writing"]
+    assert set(writing) == {"free", "chords", "melody"}
+    for figures in writing.values():
+        assert 0.0 <= figures["stepwise_mean"] <= 1.0 and figures["notes_per_bar"] > 0 and figures["pieces"] == 1
+    assert 0.0 <= writing["chords"]["chord_tone_share"] <= 1.0 and writing["free"]["chord_tone_share"] is None
