@@ -75,6 +75,7 @@ def test_an_echo_and_an_answer_follow_a_played_phrase_and_every_note_ends(jack_s
         keys = jack_output(f"keys-{mode[-1]}", f"player-{mode[-1]}")
         jack_server.connect(f"player-{mode[-1]}:keys-{mode[-1]}", IN)
         dump = midi_dump(source=OUT)
+        dump_started = time.perf_counter()  # the dump's clock starts about here
         ready = daemon.wait_line("playing to", timeout=30)
         time.sleep(BAR - (time.perf_counter() - ready) % BAR)  # from a bar line
         played_at = time.perf_counter() - ready
@@ -83,7 +84,14 @@ def test_an_echo_and_an_answer_follow_a_played_phrase_and_every_note_ends(jack_s
             time.sleep(0.45)
             keys.send(mido.Message("note_off", note=pitch))
             time.sleep(0.05)
-        time.sleep(3.5 * BAR)  # a bar of silence, then the echo or the answer
+        # a bar of silence, then the echo or the answer: from the first note LiveGAN plays two bars after the
+        # phrase began, a bar and a half more (a loaded machine may put it a bar or two later than an idle one)
+        from_bar = ready + (played_at // BAR + 2) * BAR + 0.1
+        deadline = time.perf_counter() + 10 * BAR
+        while time.perf_counter() < deadline and not any(
+                e.data[0] & 0xF0 == 0x90 and e.data[2] and dump_started + e.time >= from_bar for e in dump.events()):
+            time.sleep(0.1)
+        time.sleep(1.5 * BAR)
         assert daemon.stop(signal.SIGINT, timeout=30) == 0, daemon.log
         events = dump.stop()
         sent = sent_events(take)
