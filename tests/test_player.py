@@ -28,6 +28,14 @@ def test_releasing_keys_one_by_one_keeps_the_chord_and_all_up_lets_it_go():
     assert state.chord_at(1.5) is None, "all keys up for 0.3 s: the model chooses again"
 
 
+def test_a_chord_changed_within_one_driver_period_is_the_new_chord_not_a_release():
+    state = PlayerState()  # JACK stamps every event of one period with one time: the old keys up, the new down
+    play(state, (0.0, "on", 48), (0.0, "on", 52), (0.0, "on", 55),
+         (6.0, "off", 48), (6.0, "off", 52), (6.0, "off", 55), (6.0, "on", 41), (6.0, "on", 45), (6.0, "on", 48))
+    assert state.chord_at(6.1).pitches == (41, 45, 48)
+    assert state.chord_at(12.0).pitches == (41, 45, 48), "held: never let go"
+
+
 def test_a_single_key_is_a_passing_touch_and_a_dyad_after_a_chord_is_accepted():
     state = PlayerState()
     play(state, (0.0, "on", 60), (0.0, "on", 63), (0.0, "on", 67))  # C minor

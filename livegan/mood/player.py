@@ -106,9 +106,10 @@ class PlayerState:
             keys = next(held for t, _, held in reversed(events) if t <= settled)
             if len(keys) >= 2:
                 decisions.append((settled, Held(tuple(sorted(keys)), at)))
-        for at, _, keys in events:
+        for k, (at, _, keys) in enumerate(events):
             let_go = at + self.release
-            if not keys and let_go <= now and not any(at < d <= let_go for d in downs):
+            # a key going down after the release, in order (keys changed within one driver period share a time stamp)
+            if not keys and let_go <= now and not any(down and t <= let_go for t, down, _ in events[k + 1:]):
                 decisions.append((let_go, None))
         decisions.sort(key=lambda d: d[0])
         return decisions[-1][1] if decisions else None
