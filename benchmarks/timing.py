@@ -61,7 +61,11 @@ LSTM = Path(__file__).resolve().parents[1] / "models" / "lstm.onnx"
 LATENESS_LINE = re.compile(r"lateness median ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms")
 
 
-GUIDE = 8  # livegan run's default
+def guide_for(generator) -> int:
+    """livegan run's default guidance for this model: 8 candidates for a GAN, LSTM or VAE, none for an infill model."""
+    from livegan.generation.guide import default_candidates
+
+    return default_candidates(generator.info)
 
 
 def simulate_events(generator, bars: int, bpm: float, seed: int) -> list[tuple[float, mido.Message]]:
@@ -75,7 +79,7 @@ def simulate_events(generator, bars: int, bpm: float, seed: int) -> list[tuple[f
     clock = FakeClock()
     port = MemoryOutput(clock.now)
     LiveSession(generator, load_moods(), ControlMap(), port, clock,
-                SessionOptions(bpm=bpm, seed=seed, background=False, guide=GUIDE)).run(bars)
+                SessionOptions(bpm=bpm, seed=seed, background=False, guide=guide_for(generator))).run(bars)
     return port.sent
 
 
@@ -123,7 +127,7 @@ def daemon_lateness(generator, bars: int, bpm: float, seed: int, worker=None,
 
     sys.setswitchinterval(0.0005)  # as livegan run sets it
     port = MemoryOutput()
-    options = SessionOptions(bpm=bpm, seed=seed, guide=GUIDE, realtime=True)
+    options = SessionOptions(bpm=bpm, seed=seed, guide=guide_for(generator), realtime=True)
     bar_seconds = 60.0 / bpm * generator.info.beats_per_bar
     clock = MonotonicClock(hang_timeout=10.0 + 3 * bar_seconds)  # as livegan run makes it
     session = LiveSession(generator, load_moods(), ControlMap(), port, clock, options, worker=worker)
@@ -362,10 +366,12 @@ def main() -> None:
     bars, bpm = (1, 400.0) if args.quick else (args.bars, args.bpm)
     xrun_seconds = 2.0 if args.quick else args.xrun_seconds
     model = check_model(args.model)
+    from livegan.model.engine import load_model
+
     lstm = None if args.quick or not LSTM.is_file() else LSTM
     conditions = ("idle",) if args.quick else ("idle", "loaded")
     results: dict[str, Any] = {"model": str(model), "lstm": str(lstm) if lstm else None, "bars": bars, "bpm": bpm,
-                               "guide": GUIDE, "in_process": in_process(model, bars, bpm, args.seed, lstm)}
+                               "guide": guide_for(load_model(model)), "in_process": in_process(model, bars, bpm, args.seed, lstm)}
     results["jack"] = jack_part(lambda: jack_take(model, bars, bpm, args.seed), args.no_jack, conditions)
     results["xruns"] = jack_part(lambda: xrun_take(model, xrun_seconds, 120.0, args.seed), args.no_jack, conditions)
     print_tables(results)

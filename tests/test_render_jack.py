@@ -16,6 +16,7 @@ import mido
 import pytest
 from onnx_models import build_model, build_step_model
 
+from livegan.model.locate import default_model_path
 from livegan.music.smf import played_notes
 
 BPM = 150
@@ -38,8 +39,10 @@ def file_notes(path: Path) -> list[tuple[int, int, int, float, float]]:
     return sorted((n.channel, n.pitch, n.velocity, n.start, n.end) for n in played_notes(messages))
 
 
-@pytest.fixture(params=["phrase", "step"])
+@pytest.fixture(params=["phrase", "step", "infill"])
 def model(request, tmp_path) -> Path:
+    if request.param == "infill":  # the shipped default, its Gibbs chains cut to 4 passes (below) to keep up on a loaded CI machine
+        return default_model_path()
     if request.param == "step":
         return build_step_model(tmp_path / "step.onnx")
     return build_model(tmp_path / "phrase.onnx", bias=-3.0)
@@ -50,6 +53,8 @@ def model(request, tmp_path) -> Path:
 def test_render_and_run_record_give_the_same_notes_with_the_default_guidance(model, tmp_path, daemon_factory):
     take, rendered = tmp_path / "take.mid", tmp_path / "render.mid"
     same = ["--model", str(model), "--seed", "5", "--bpm", str(BPM), "--bars", str(BARS), "--mood", "bittersweet"]
+    if model == default_model_path():
+        same += ["--iterations", "4"]
     daemon = daemon_factory(*same, "--no-input", "-q", "--record", str(take))
     daemon.wait_line("recorded", timeout=60)
     assert daemon.proc.wait(timeout=30) == 0, daemon.log  # it stops by itself after --bars
@@ -58,6 +63,7 @@ def test_render_and_run_record_give_the_same_notes_with_the_default_guidance(mod
     assert result.returncode == 0, result.stderr
     live, offline = file_notes(take), file_notes(rendered)
     assert len(offline) > 10
-    assert [n[:3] for n in live] == [n[:3] for n in offline]  # the same pitches, channels and velocities
+    late = [line for line in daemon.log if "generation is late" in line]
+    assert [n[:3] for n in live] == [n[:3] for n in offline], late  # the same pitches, channels and velocities
     for a, b in zip(live, offline):
         assert abs(a[3] - b[3]) < STEP_BEATS / 2 and abs(a[4] - b[4]) < STEP_BEATS / 2, (a, b)
