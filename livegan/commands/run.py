@@ -255,20 +255,55 @@ def _play(generator, presets, controls, options, outputs: Outputs, bars: int | N
         watchdog = _watch_jack(clock) if api == "jack" else None
         code = _run_session(session, clock, status, bars, watchdog)
     finally:
-        def close_ports() -> None:
-            if watchdog is not None:
-                watchdog.close()
-            if inport is not None:
-                inport.close()
-            # JACK hands MIDI over once per period: closing the client at once would drop the
-            # last note-offs still queued in rtmidi's buffer. Give the driver a few periods.
-            time.sleep(DRAIN_SECONDS)
-            port.close()
-
-        close_or_abandon(close_ports)
+        settle = _settle(api, watchdog)
+        close_or_abandon(lambda: close_ports(port, inport, watchdog, settle))
     if getattr(getattr(port, "recorder", None), "failed", False):
         return code or 4  # the take on disk is incomplete (the error was logged): not a clean exit
     return code
+
+
+def close_ports(port, inport, watchdog, settle: Callable[[], None], drain: float = DRAIN_SECONDS) -> None:
+    """Close the MIDI ports: each port leaves the MIDI system while its client is still open and the JACK graph
+    has settled, then the clients close, the watchdog's last.
+
+    libjack (JACK2's ``JackClient``) removes a port from its client's port list on the thread that unregisters
+    it, while the client's notification thread may be walking the same list, with no lock, for the latency
+    callback the server sends every client after each change to the graph. A port unregistered at that moment
+    is a use-after-free: the daemon died of SIGSEGV on Ctrl-C now and then (a core dump: the notification
+    thread in ``HandleLatencyCallback`` on a freed list node, the main thread in ``jack_port_unregister``, just
+    after the watchdog's client had closed). Each step here changes the graph, and each used to follow the one
+    before at once. Now ``settle()`` (the server has told every client of the changes so far:
+    :meth:`~livegan.ports.jackwatch.JackWatchdog.settle`) comes before each port leaves. Closing a client
+    deactivates it first, which ends its notifications before its port list is freed: once the ports are gone
+    the clients close in any order.
+
+    JACK hands MIDI over once per period: the output's last note-offs, still queued in rtmidi's buffer, would
+    go with its port, so the driver gets ``drain`` seconds (a few periods) first.
+    """
+    if inport is not None:
+        inport.stop()
+    time.sleep(drain)
+    for opened in (inport, port):
+        if opened is not None and hasattr(opened, "unregister"):
+            settle()
+            opened.unregister()
+    if inport is not None:
+        inport.close()
+    port.close()
+    if watchdog is not None:
+        watchdog.close()
+
+
+def _settle(api: str, watchdog) -> Callable[[], None]:
+    """What :func:`close_ports` waits on before a port leaves: the watchdog's settle under JACK (a plain wait
+    without one), nothing under the other MIDI systems."""
+    if api != "jack":
+        return lambda: None
+    if watchdog is not None:
+        return watchdog.settle
+    from livegan.ports.jackwatch import SETTLE_SECONDS
+
+    return lambda: time.sleep(SETTLE_SECONDS)
 
 
 def close_or_abandon(close: Callable[[], None], timeout: float = CLOSE_TIMEOUT_SECONDS,

@@ -12,6 +12,14 @@ callback on the driver's thread (JACK's process thread, which must never wait fo
 interpreter lock). :class:`PolledInput` leaves the messages in rtmidi's own queue and
 reads them from a thread of LiveGAN's every 2 ms, with their arrival times
 rebuilt from rtmidi's time stamps.
+
+Both close in two steps, ``unregister()`` (the port leaves the MIDI system; the client
+stays) and ``close()`` (the client goes), so that ``livegan run`` can take its JACK
+ports away one at a time while nothing else in the JACK graph changes (see
+:func:`livegan.commands.run.close_ports`): libjack (JACK2's ``JackClient``) removes a
+port from its client's port list on the caller's thread while the client's
+notification thread may be walking that list for a latency callback, with no lock
+between them, and a port removed at that moment crashes the process (SIGSEGV).
 """
 
 from __future__ import annotations
@@ -118,19 +126,36 @@ def open_output(name: str, api: str | None, existing: bool = False) -> mido.port
     """Create virtual output ``name`` (where the API can), or open an existing port by name prefix."""
     api = api or default_api()
     b = backend(api)
+    output = _output_class()
     try:
         if not existing and api in VIRTUAL_APIS:
-            return b.open_output(name, virtual=True, client_name=CLIENT_NAME)
+            return output(name, virtual=True, client_name=CLIENT_NAME, api=APIS[api])
         names = b.get_output_names()
         match = _match(name, names)
         if match is None:
             hint = " (Windows has no virtual ports: create one with loopMIDI and pass its name to --port)" if api == "winmm" else ""
             raise UserError(f"no MIDI output port named '{name}'{hint}; available: {', '.join(names) or 'none'}")
-        return b.open_output(match)
+        return output(match, api=APIS[api])
     except UserError:
         raise
     except Exception as exc:
         raise UserError(f"cannot open MIDI output '{name}' through '{api}' ({exc}); is the server (JACK, ALSA) running?") from None
+
+
+@lru_cache(maxsize=1)
+def _output_class() -> type:
+    """mido's rtmidi output port (what ``Backend.open_output`` makes), which can also leave the MIDI system
+    before its client closes: ``unregister()``, then ``close()``."""
+    from mido.backends.rtmidi import Output
+
+    class RtmidiOutput(Output):
+        def unregister(self) -> None:
+            """Take the port off the MIDI system (JACK: unregister it); the client stays open until :meth:`close`,
+            which then only closes the client. Sending in between goes nowhere."""
+            with self._send_lock:
+                self._rt.close_port()
+
+    return RtmidiOutput
 
 
 def open_input(name: str, api: str | None, on_message: Callable[[mido.Message, float], None],
@@ -187,6 +212,8 @@ class PolledInput:
         self.clock = clock
         self._in = midi_in
         self._stopped = False
+        self._unregistered = False
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="livegan-input", daemon=True)
         self._thread.start()
 
@@ -216,14 +243,26 @@ class PolledInput:
 
     @property
     def closed(self) -> bool:
-        return self._stopped
+        return self._closed
 
-    def close(self) -> None:
-        """Stop reading, then close the port (never from the polling thread itself)."""
-        if self._stopped:
-            return
+    def stop(self) -> None:
+        """Stop reading: the polling thread ends (waited for, unless this is it). The port stays open."""
         self._stopped = True
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=1.0)
-        self._in.close_port()
+
+    def unregister(self) -> None:
+        """Stop reading, and take the port off the MIDI system (JACK: unregister it); the client stays open
+        until :meth:`close`."""
+        self.stop()
+        if not self._unregistered:
+            self._unregistered = True
+            self._in.close_port()
+
+    def close(self) -> None:
+        """Stop reading, then close the port and its client (never from the polling thread itself)."""
+        if self._closed:
+            return
+        self.unregister()
+        self._closed = True
         self._in.delete()

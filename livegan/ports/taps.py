@@ -151,6 +151,12 @@ class TapOutput(mido.ports.BaseOutput):
                 log.warning("%s failed (%s); it hears nothing more of this run", type(tap).__name__, exc)
                 self._active.remove(tap)
 
+    def unregister(self) -> None:
+        """Take the wrapped port off the MIDI system before it closes (see :mod:`livegan.ports.midi`), if it can."""
+        unregister = getattr(self.port, "unregister", None)
+        if unregister is not None:
+            unregister()
+
     def _close(self) -> None:
         try:
             self.port.close()
