@@ -93,7 +93,9 @@ def spread_ms(seconds: Sequence[float] | np.ndarray) -> dict[str, float]:
 def busy_cores(n: int | None = None) -> Iterator[list[int]]:
     """Keep ``n`` cores (default: all) busy with spinning processes; stop each by its pid afterwards."""
     n = (os.cpu_count() or 1) if n is None else n
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    # each spins until stopped, or until the benchmark that started it is gone (killed, it cannot stop them)
+    spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100000): pass"
+    procs = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(n)]
     try:
         time.sleep(0.3)  # let the scheduler see them
         yield [p.pid for p in procs]

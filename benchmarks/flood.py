@@ -22,7 +22,7 @@ import mido
 import numpy as np
 
 from livegan.live.session import LiveSession, SessionOptions
-from livegan.model.engine import OnnxGenerator
+from livegan.model.engine import load_model
 from livegan.model.locate import default_model_path
 from livegan.mood.controls import ControlMap
 from livegan.mood.presets import load_moods
@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "flood.json")
     args = parser.parse_args()
     sys.setswitchinterval(0.0005)
-    generator = OnnxGenerator(args.model or default_model_path(), threads=1)
+    generator = load_model(args.model or default_model_path(), threads=1)
     result = {"quiet": play(generator, args.seconds, 0), "flood": play(generator, args.seconds, args.rate)}
     print(f"{'run':<7}{'messages':>10}{'gens':>6}{'events':>8}{'median ms':>11}{'p99 ms':>9}{'max ms':>9}")
     for name, r in result.items():

@@ -31,9 +31,9 @@ LOUD = 78  # velocities above: "bright"; below: "dark"
 
 def moods_file(path: Path, model: Path) -> tuple[Path, int, int, int]:
     """Write the two presets; (path, channel, bright program, dark program) of the marker track."""
-    from livegan.model.engine import OnnxGenerator
+    from livegan.model.engine import load_model
 
-    info = OnnxGenerator(model).info
+    info = load_model(model).info
     index = next(i for i, t in enumerate(info.tracks) if not t.is_drum)
     track, channel = info.tracks[index], info.channels[index]
     dark = 48 if track.program != 48 else 49
@@ -59,9 +59,9 @@ def take(model: Path, moods: Path, marker: tuple[int, int, int], bpm: float, swi
     """Run the daemon and switch moods ``switches`` times; one record per switch (seconds)."""
     from jackkit import JackServer
 
-    from livegan.model.engine import OnnxGenerator
+    from livegan.model.engine import load_model
 
-    bar_s = 60 / bpm * OnnxGenerator(model).info.beats_per_bar
+    bar_s = 60 / bpm * load_model(model).info.beats_per_bar
     rng = np.random.default_rng(seed)
     with JackServer() as jack:
         listener = Listener(jack)

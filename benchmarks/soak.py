@@ -21,7 +21,7 @@ import mido
 import numpy as np
 
 from livegan.live.session import LiveSession, SessionOptions
-from livegan.model.engine import OnnxGenerator
+from livegan.model.engine import load_model
 from livegan.model.locate import default_model_path
 from livegan.mood.controls import ControlMap
 from livegan.mood.presets import load_moods
@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.setswitchinterval(0.0005)  # as livegan run does
     realtime = try_realtime()  # as livegan run does, where permitted
-    generator = OnnxGenerator(args.model or default_model_path(), threads=1)
+    generator = load_model(args.model or default_model_path(), threads=1)
     clock = MonotonicClock()
     port = StampingPort()
     minutes: list[dict] = []

@@ -222,9 +222,9 @@ def jack_take(model: Path, bars: int, bpm: float, seed: int) -> dict[str, Any]:
     """One ``livegan run --api jack`` take recorded by a JACK client: onset residuals from the 16th grid."""
     from jackkit import JackServer, MidiDump
 
-    from livegan.model.engine import OnnxGenerator
+    from livegan.model.engine import load_model
 
-    info = OnnxGenerator(model).info
+    info = load_model(model).info
     with JackServer(realtime=realtime_permitted()) as jack:  # timing is measured on a realtime server
         args = [sys.executable, "-m", "livegan", "run", "--api", "jack", "--model", str(model), "--bpm", str(bpm),
                 "--bars", str(bars), "--seed", str(seed), "--no-input", "-q"]
