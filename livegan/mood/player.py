@@ -19,6 +19,7 @@ complete once every key has been up for ``silence`` seconds (a bar, set by the s
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -106,11 +107,13 @@ class PlayerState:
             keys = next(held for t, _, held in reversed(events) if t <= settled)
             if len(keys) >= 2:
                 decisions.append((settled, Held(tuple(sorted(keys)), at)))
-        for k, (at, _, keys) in enumerate(events):
+        later_down = math.inf  # the earliest key going down after the event, in order (keys changed within one
+        for at, down, keys in reversed(events):  # driver period share a time stamp): one pass, not one per release
             let_go = at + self.release
-            # a key going down after the release, in order (keys changed within one driver period share a time stamp)
-            if not keys and let_go <= now and not any(down and t <= let_go for t, down, _ in events[k + 1:]):
+            if not keys and let_go <= now and later_down > let_go:
                 decisions.append((let_go, None))
+            if down:
+                later_down = min(later_down, at)
         decisions.sort(key=lambda d: d[0])
         return decisions[-1][1] if decisions else None
 
