@@ -9,10 +9,12 @@ comes from the daemon's own take; the take's ticks and the frames of the same no
 change: the first bar line after the key-down from which a bar's note-ons are >= 90 % tones of the chord held
 ("followed"), the latency from the key-down to that bar's first note-on (ms and beats), how long before the next bar
 line the keys went down ("lead") and whether that line was the one; then the chord-tone share of every bar while the
-chord is held. A change can make the next bar line only if it comes at least the time the model takes to make a bar
-(the daemon's "the model makes a bar in N ms here", in ``make_bar_ms``) plus the chord's 40 ms to settle and a
-composer poll (20 ms) before it; otherwise it is heard a bar later (``bars_late`` 1). The ``by_lead`` rows give the
-share taken at the next line per beat of lead.
+chord is held. When the keys go down, the bar being made for the old chord is abandoned
+(``Composer``: the player's steer changed) and the next bar is remade in the time left before its line
+(``InfillRuntime.plan``: the model's full window and passes when they fit, else a 2-bar window with the most passes
+that fit, down to 4; ``benchmarks/hurry.py`` measures what each costs); the chord needs 40 ms to settle and a composer
+poll (20 ms) before that, and the worker up to a pass (~30 ms) to notice. ``make_bar_ms`` is the daemon's "the model makes a
+bar in N ms here" (full window and passes). The ``by_lead`` rows give the share taken at the next line per beat of lead.
 
 Part 2 (what each mode costs, real JACK, ``--bars`` of play): no follow (nothing played), ``--follow chords`` (a
 chord every two bars), ``--follow melody`` (a one-bar tune, then silence: echoed), ``--respond`` (a one-bar call,
@@ -73,11 +75,11 @@ def live_take(model: Path, args: list[str], script: Script, bars: float, bar_s: 
     realtime = realtime_permitted()
     with JackServer(realtime=realtime) as jack:
         os.environ.update(JACK_DEFAULT_SERVER=jack.name, JACK_NO_START_SERVER="1")  # for this process's player
-        proc, dump, keys, stderr = start(jack, model, *args), None, None, ""
+        dump = MidiDump(jack)  # listening before the daemon starts: its first bar comes ~0.5 s after its port
+        proc, keys, stderr = start(jack, model, *args), None, ""
         try:
-            jack.wait_for_port(OUT_PORT, timeout=90)
+            jack.connect(OUT_PORT, dump.port, timeout=90)
             jack.wait_for_port(IN_PORT, timeout=30)
-            dump = MidiDump(jack, OUT_PORT)
             keys = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("keys", virtual=True, client_name=PLAYER)
             for dst in (IN_PORT, dump.port):
                 jack.connect(f"{PLAYER}:keys", dst)
@@ -99,8 +101,7 @@ def live_take(model: Path, args: list[str], script: Script, bars: float, bar_s: 
                 for pitch in {p for _, p, down in script if down}:
                     keys.send(mido.Message("note_off", channel=CHANNEL, note=pitch))
                 keys.close()
-            if dump is not None:
-                dump.stop()
+            dump.stop()
             if not stderr:  # an error before the daemon was stopped: stop it, and show its log
                 sys.stderr.write(stop(proc)[1])
         rate, xruns = jack.sample_rate, jack.xruns()

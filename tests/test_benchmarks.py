@@ -136,3 +136,14 @@ def test_follow_times_chord_changes_over_jack_costs_each_mode_and_scores_its_par
     for figures in writing.values():
         assert 0.0 <= figures["stepwise_mean"] <= 1.0 and figures["notes_per_bar"] > 0 and figures["pieces"] == 1
     assert 0.0 <= writing["chords"]["chord_tone_share"] <= 1.0 and writing["free"]["chord_tone_share"] is None
+
+
+def test_hurry_measures_each_window_and_passes_of_a_first_bar_and_a_bar_remade_over_a_chord(tmp_path):
+    results = run_benchmark("hurry", tmp_path / "hurry.json")  # the shipped model: an infill model's passes
+    assert results["seeds"] == 2 and results["model_passes"] > 0
+    assert {(r["window"], r["passes"]) for r in results["opening"]} >= {(4, 24), (2, 24)}
+    assert {(r["window"], r["passes"]) for r in results["remake"]} >= {(4, 24), (2, 24), (2, 8)}
+    for row in results["opening"] + results["remake"]:
+        assert row["seconds_per_bar"] > 0 and row["notes_per_bar"] > 0 and 0.0 <= row["stepwise_mean"] <= 1.0
+        assert 0.0 <= row["any_out_of_order"] <= 1.0
+    assert all(0.0 <= r["chord_tones"] <= 1.0 for r in results["remake"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -247,3 +248,84 @@ def test_freeze_repeats_the_last_phrase_exactly_and_thawing_goes_on_from_where_t
         "the bar that came next before the freeze"
     assert composer.take(15) is not None and composer.runtime.contexts.before(15).bars == 3
     composer.stop()
+
+
+def _hurried(model, iterations=24) -> InfillRuntime:
+    """A runtime whose model takes ``iterations`` passes a bar and a Gibbs pass 10 ms per bar of window here."""
+    generator = copy.copy(model)
+    generator.iterations = iterations
+    runtime = _runtime(generator)
+    runtime.pass_seconds = 0.01
+    return runtime
+
+
+def test_without_hurry_a_bar_has_the_models_passes_and_window_and_a_first_bar_a_window_of_two(exported):
+    runtime = _hurried(exported)
+    assert runtime.plan(0, None) == (min(2, exported.info.bars), 24)  # a first bar: itself and one hidden after
+    assert runtime.plan(3, None) == (exported.info.bars, 24)
+    assert runtime.plan(3, 60.0) == (exported.info.bars, 24)  # time enough: as a render makes it
+
+
+def test_a_bar_wanted_soon_takes_the_most_passes_that_fit_in_a_window_of_two_bars(exported):
+    runtime = _hurried(exported)
+    window = min(2, exported.info.bars)
+    assert runtime.plan(3, window * 12 * 0.01 + 0.001) == (window, 12)
+    assert runtime.plan(3, window * 8 * 0.01 + 0.001) == (window, 8)
+    assert runtime.plan(3, 0.0) == (window, 4)  # no time: the fewest passes, still a bar of the model's
+    assert _hurried(exported, iterations=6).plan(3, 0.0) == (window, 4)
+    assert _hurried(exported, iterations=3).plan(3, 0.0) == (window, 3)  # never more passes than the model's
+
+
+def test_a_hurried_bar_is_the_same_for_the_same_seed_and_is_made_in_the_time_measured(exported):
+    context = _runtime(exported).make_after(0, Morph(0, BRIGHT, BRIGHT, 0, 0), VoiceContext.empty(4)).contexts[0]
+    a, b = _hurried(exported), _hurried(exported)
+    made = [r.make_after(1, Morph(0, BRIGHT, BRIGHT, 0, 0), context, budget=0.09) for r in (a, b)]
+    assert a.last_plan == (min(2, exported.info.bars), 4)
+    assert made[0].bars[1].notes == made[1].bars[1].notes
+    assert a.pass_seconds != 0.01  # what the bar took here is what the next plan counts on
+
+
+def test_a_bar_is_abandoned_between_passes_once_it_is_no_longer_wanted(exported):
+    from livegan.generation.bar import Cancelled
+
+    asked = []
+
+    def stop() -> bool:
+        asked.append(True)
+        return len(asked) == 3
+
+    runtime = _hurried(exported, iterations=8)
+    with pytest.raises(Cancelled):
+        runtime.make_after(1, Morph(0, BRIGHT, BRIGHT, 0, 0), VoiceContext.empty(4), stop=stop)
+    assert len(asked) == 3  # asked before passes 2, 3 and 4, and nothing after
+    kept = runtime.make_after(1, Morph(0, BRIGHT, BRIGHT, 0, 0), VoiceContext.empty(4), stop=lambda: False)
+    plain = _hurried(exported, iterations=8).make_after(1, Morph(0, BRIGHT, BRIGHT, 0, 0), VoiceContext.empty(4))
+    assert kept.bars[1].notes == plain.bars[1].notes  # asking changes nothing in a bar that is wanted
+
+
+def test_the_worker_makes_an_infill_models_first_bar_here_and_the_rest_as_one_process_would(exported):
+    from livegan.generation.bar import Cancelled
+    from livegan.generation.worker import ProcessRuntime, WorkerSpec
+
+    morph = Morph(0, BRIGHT, BRIGHT, 0, 0)
+    local = _runtime(exported, seed=9)
+    expected = []
+    for index in range(3):
+        made = local.make(index, morph)
+        local.keep({}, made, 0)
+        expected.append(made.bars[index].notes)
+    runtime = ProcessRuntime(WorkerSpec(exported.path), exported, seed=9)
+    try:
+        bars: dict = {}
+        first = runtime.make(0, morph)
+        assert not runtime._ready  # made here, while the worker process was starting
+        runtime.keep(bars, first, 0)
+        with pytest.raises(Cancelled):  # the worker abandons a bar the daemon no longer wants
+            runtime.make(1, morph, stop=lambda: True)
+        for index in (1, 2):
+            runtime.keep(bars, runtime.make(index, morph, budget=60.0, stop=lambda: False), 0)
+        assert runtime._ready
+        assert [bars[i].notes for i in range(3)] == expected
+    finally:
+        runtime.close()
+    assert not runtime._process.is_alive()

@@ -22,6 +22,10 @@ from livegan.music.perform import NoteEvent
 from livegan.music.roll import Note
 
 
+class Cancelled(Exception):
+    """Making a bar was abandoned: what it was being made for changed (a player's new chord) before it was done."""
+
+
 @dataclass(frozen=True)
 class Bar:
     """One bar ready to play.

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
-from livegan.generation.bar import Bar, Generator, Morph
+from livegan.generation.bar import Bar, Cancelled, Generator, Morph
 from livegan.generation.guide import MoodGuide
 from livegan.generation.latent import LatentWalk, Walk
 from livegan.generation.infill import VoiceContext
@@ -36,8 +36,16 @@ log = logging.getLogger(__name__)
 
 FREEZE_BARS = 4  # a freeze repeats the last phrase: this many bars
 REMAKE_INTERVAL = 0.04  # seconds: how often at most a bar ahead is regenerated for a newer mood
+HANDOVER = 0.03  # seconds from a bar made to a bar the sequencer can take (the pipe, unpacking, keeping)
 
 MoodSource = Callable[[], tuple[int, Mood]]  # () -> (version, mood) asked for now
+Due = Callable[[int], "float | None"]  # bar index -> seconds from now until it is wanted (None: not known)
+
+
+def steer_of(mood: Mood) -> tuple:
+    """What a player's playing asks of a bar (the chord held, the notes given, the bars to rest, a new idea): when it
+    changes, a bar being made for the old one is abandoned; a knob's move is not (its glide goes on bar by bar)."""
+    return mood.chord, mood.bass, mood.avoid, mood.given, mood.rests, mood.idea
 
 
 class Composer:
@@ -57,11 +65,15 @@ class Composer:
         happens in a worker process: the thread then only waits on a pipe and unpacks bars, and a
         preempted thread of normal priority holding the interpreter lock would keep a real-time
         clock thread waiting (priority inversion).
+    due : seconds from now until bar ``index`` is wanted (its start, or the next beat of the bar playing with
+        ``include_current``), None where not known (no bar playing yet, a render). A bar wanted sooner than the
+        runtime makes one is made in the time left (an infill model: a shorter window, fewer passes), so a
+        chord played just before a bar line is heard from that line.
     """
 
     def __init__(self, runtime: Runtime, *, mood_now: MoodSource, lookahead: int = 2, background: bool = True,
                  morph_bars: int = 0, include_current: bool = False,
-                 priority: Callable[[], object] | None = None) -> None:
+                 priority: Callable[[], object] | None = None, due: Due | None = None) -> None:
         if lookahead < 1:
             raise ValueError(f"lookahead must be at least 1 bar, got {lookahead}")
         self.runtime = runtime
@@ -71,12 +83,16 @@ class Composer:
         self.morph_bars = morph_bars
         self.include_current = include_current
         self.priority = priority or _normal_priority
+        self.due = due
+        self.cancelled = 0  # bars abandoned half-made because the player's steer changed
         self.error: BaseException | None = None
         self._bars: dict[int, Bar] = {}
         self._playhead = -1
         self._morph: Morph | None = None
         self._made_at: dict[int, float] = {}  # when each bar ahead was last generated (monotonic s)
         self.idle_wait = 0.25  # seconds the worker sleeps with nothing to do (a player's notes need a shorter one)
+        self.steered_by_time = False  # the mood may change with no message (a chord settling, a phrase ending)
+        self._wakes = 0  # messages that may have changed the mood (wake)
         self._retry = self.idle_wait
         self._last_mood: Mood | None = None  # mood of the last bar taken
         self._taken: deque[Bar] = deque(maxlen=FREEZE_BARS)  # the last bars taken: what a freeze repeats
@@ -183,6 +199,7 @@ class Composer:
     def wake(self) -> None:
         """Tell the worker that the controls changed (called after recording a control)."""
         with self._cond:
+            self._wakes += 1
             self._cond.notify_all()
 
     def stop(self) -> None:
@@ -199,7 +216,10 @@ class Composer:
         # Normal priority unless told otherwise: a lowered (niced) worker that is descheduled
         # while it holds the GIL would keep the clock thread waiting for it, and a real-time one
         # doing the model's work (inherited by accident) could starve a non-real-time JACK server.
-        self.priority()
+        # The first bar may be made in this thread (an infill model's, while its worker process starts): at normal
+        # priority; the priority asked for is taken once it is made, when this thread only waits on the worker.
+        _normal_priority()
+        prioritized = False
         try:
             while True:
                 with self._cond:
@@ -210,6 +230,9 @@ class Composer:
                     if self._stopped:
                         return
                 self._make(*job)
+                if not prioritized:
+                    self.priority()
+                    prioritized = True
         except BaseException as exc:  # handed to the clock thread, which releases notes and stops
             with self._cond:
                 if self._stopped:
@@ -255,9 +278,34 @@ class Composer:
             self._morph = Morph(version, source, mood, index, bars)
         return self._morph
 
+    def _abandon(self, steer: tuple, wakes: int) -> bool:
+        """Whether the bar being made for ``steer`` is no longer wanted (asked every few ms while it is made: the mood
+        is resolved again only when a message came in since, or when time alone may change it)."""
+        if self._stopped:
+            return True
+        if self._wakes == wakes and not self.steered_by_time:
+            return False
+        return steer_of(self.mood_now()[1]) != steer
+
     def _make(self, index: int, morph: Morph) -> None:
-        """Have the runtime make bar ``index`` and keep what is still wanted."""
-        made = self.runtime.make(index, morph)
+        """Have the runtime make bar ``index`` and keep what is still wanted.
+
+        Live, the runtime is told the time left until the bar is wanted, and asked between its steps whether to
+        go on: a bar made for a chord the player no longer holds (or a phrase, or an idea) is abandoned, and the
+        worker goes on with the bar the new steer needs first.
+        """
+        budget, stop = None, None
+        if self.background:
+            left = self.due(index) if self.due is not None else None
+            budget = None if left is None else max(0.0, left - HANDOVER)
+            steer, wakes = steer_of(morph.target), self._wakes
+            stop = lambda: self._abandon(steer, wakes)  # noqa: E731
+        try:
+            made = self.runtime.make(index, morph, budget=budget, stop=stop)
+        except Cancelled:
+            self.cancelled += 1
+            log.debug("bar %d abandoned: the player's steer changed", index + 1)
+            return
         with self._cond:
             low = self._playhead if self.include_current else self._playhead + 1
             kept = self.runtime.keep(self._bars, made, low)
@@ -273,7 +321,7 @@ def make_composer(generator: Generator, *, mood_now: MoodSource, seed: int | Non
                   threshold: float | None = None, guide: int = 1, lookahead: int = 2, morph_bars: int = 0,
                   include_current: bool = False, background: bool = True, walk: Walk | None = None,
                   opening: StepContext | VoiceContext | None = None, worker: WorkerSpec | None = None,
-                  priority: Callable[[], object] | None = None) -> Composer:
+                  priority: Callable[[], object] | None = None, due: Due | None = None) -> Composer:
     """The composer ``livegan run`` and ``livegan render`` both use, wired from their options.
 
     walk : latents per phrase (default: a :class:`~livegan.generation.latent.LatentWalk` from ``seed``).
@@ -285,14 +333,14 @@ def make_composer(generator: Generator, *, mood_now: MoodSource, seed: int | Non
     if worker is not None:
         if walk is not None or opening is not None:
             raise ValueError("a worker process builds its own seeded walk from silence; pass no walk or opening")
-        runtime: Runtime = ProcessRuntime(worker, generator.info, seed=seed, latent_step=latent_step,
+        runtime: Runtime = ProcessRuntime(worker, generator, seed=seed, latent_step=latent_step,
                                           threshold=threshold, guide=guide)
     else:
         walk = walk or LatentWalk(generator.latents, seed=seed, step=latent_step)
         chooser = MoodGuide(generator.info, guide, seed=seed) if guide > 1 else None
         runtime = runtime_for(generator, walk=walk, guide=chooser, threshold=threshold, opening=opening, seed=seed)
     return Composer(runtime, mood_now=mood_now, lookahead=lookahead, background=background, morph_bars=morph_bars,
-                    include_current=include_current, priority=priority)
+                    include_current=include_current, priority=priority, due=due)
 
 
 def _normal_priority() -> None:

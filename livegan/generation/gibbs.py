@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from livegan.generation.bar import Cancelled
 from livegan.music.voices import from_classes, to_planes
 
 Predict = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -42,7 +43,8 @@ class Schedule:
 
 def gibbs(predict: Predict, pitch: np.ndarray, onset: np.ndarray, unknown: np.ndarray, meter: np.ndarray,
           mood: np.ndarray, n_pitches: int, rng: np.random.Generator, schedule: Schedule = Schedule(),
-          bias: np.ndarray | None = None, hidden: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+          bias: np.ndarray | None = None, hidden: np.ndarray | None = None,
+          stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fill the ``unknown`` cells; returns (pitch int16 [N, V, T], onset bool [N, V, T]).
 
     pitch, onset : the known cells (values under ``unknown`` are ignored).
@@ -51,6 +53,8 @@ def gibbs(predict: Predict, pitch: np.ndarray, onset: np.ndarray, unknown: np.nd
         (a steer such as held chord tones); None for none.
     hidden : bool [N, V, T], cells the model must not see and that are never drawn (bars after
         the one being made); None for none.
+    stop : asked before each pass after the first; True abandons the chains (raises
+        :class:`~livegan.generation.bar.Cancelled`): what they were making is no longer wanted.
     """
     pitch, onset = np.array(pitch, dtype=np.int16), np.array(onset, dtype=bool)
     unknown = np.asarray(unknown, dtype=bool)
@@ -58,6 +62,8 @@ def gibbs(predict: Predict, pitch: np.ndarray, onset: np.ndarray, unknown: np.nd
     if not unknown.any():
         return pitch, onset
     for n in range(schedule.iterations):
+        if n and stop is not None and stop():
+            raise Cancelled
         block = unknown if n == 0 else unknown & (rng.random(unknown.shape) < schedule.share(n))
         if not block.any():
             continue

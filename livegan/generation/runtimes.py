@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -33,6 +34,9 @@ from livegan.music.perform import perform_notes, phrase_notes, split_bars, thres
 
 if TYPE_CHECKING:
     from livegan.generation.infill import VoiceContext
+
+
+Stop = Callable[[], bool]  # () -> True when the bar being made is no longer wanted
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,14 @@ class Runtime(Protocol):
     runs the same strategy in a worker process.
     """
 
-    def make(self, index: int, morph: Morph) -> Made:
-        """Generate bar ``index`` (and what comes with it) in the glide ``morph``."""
+    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None) -> Made:
+        """Generate bar ``index`` (and what comes with it) in the glide ``morph``.
+
+        budget : seconds until the bar is wanted (None: no hurry); a runtime that can make a bar faster
+            (fewer steps) does so when its usual way would not fit; the others ignore it.
+        stop : asked between a runtime's steps; True abandons the bar (raises
+            :class:`~livegan.generation.bar.Cancelled`); a runtime of one step never asks.
+        """
         ...
 
     def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:
@@ -122,7 +132,7 @@ class PhraseRuntime:
         self.guide = guide
         self.threshold = threshold
 
-    def make(self, index: int, morph: Morph) -> Made:
+    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None) -> Made:
         info = self.info
         phrase, first = divmod(index, info.bars)
         indices = range(index, (phrase + 1) * info.bars)
@@ -184,10 +194,11 @@ class StepRuntime:
     def opening(self) -> StepContext:
         return self.contexts.opening
 
-    def make(self, index: int, morph: Morph) -> Made:
+    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None) -> Made:
         return self.make_after(index, morph, self.contexts.before(index))
 
-    def make_after(self, index: int, morph: Morph, context: StepContext) -> Made:
+    def make_after(self, index: int, morph: Morph, context: StepContext, budget: float | None = None,
+                   stop: Stop | None = None) -> Made:
         """Bar ``index`` continuing ``context`` (pure: the same arguments make the same bar)."""
         mood = morph.at(index)
         started = time.perf_counter()

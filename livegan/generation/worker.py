@@ -21,13 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from livegan.generation.bar import Morph
-from livegan.generation.runtimes import Made, StepContexts, keep_phrase
-from livegan.model.contract import ModelInfo
+import numpy as np
+
+from livegan.generation.bar import Cancelled, Generator, Morph
+from livegan.generation.runtimes import Made, Runtime, StepContexts, Stop, keep_phrase
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0  # seconds for the worker to load its model (about 0.5 s here)
+STOP_POLL = 0.02  # seconds between the daemon's looks at whether the bar being made is still wanted
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,20 @@ class ProcessRuntime:
 
     The step model's contexts stay here (:class:`~livegan.generation.runtimes.StepContexts`):
     each request carries the context the bar continues, so the worker keeps no state.
+
+    An infill model's first bar is made here, with the model the daemon loaded, while the worker
+    process starts (it takes ~0.3 s to load its own): the first note comes that much sooner. Nothing
+    plays yet then, so the clock has nothing to wait for; every later bar is the worker's.
     """
 
-    def __init__(self, spec: WorkerSpec, info: ModelInfo, *, seed: int | None = None, latent_step: float = 0.35,
+    def __init__(self, spec: WorkerSpec, generator: Generator, *, seed: int | None = None, latent_step: float = 0.35,
                  threshold: float | None = None, guide: int = 1) -> None:
         self.spec = spec
-        self.info = info
+        self.info = generator.info
+        self._local: Runtime | None = None
+        if self.info.runtime == "infill":  # one seed for the bar made here and the worker's
+            seed = int(np.random.default_rng().integers(2**31)) if seed is None else seed
+            self._local = _runtime(generator, _Composing(seed, latent_step, threshold, guide))
         composing = _Composing(seed, latent_step, threshold, guide)
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
@@ -75,16 +85,22 @@ class ProcessRuntime:
         self._contexts: StepContexts | None = None
         self._ready = False
 
-    def make(self, index: int, morph: Morph) -> Made:
+    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None) -> Made:
+        if index == 0 and not self._ready and self._local is not None and not self._conn.poll():
+            if self._contexts is None:
+                self._contexts = StepContexts(self._local.opening)
+            return self._local.make_after(index, morph, self._contexts.before(index), budget, stop)
         self._wait_ready()
         context = self._contexts.before(index) if self._contexts is not None else None
         try:
-            self._conn.send(("make", index, morph, context))
+            self._conn.send(("make", index, morph, context, budget))
         except OSError:  # BrokenPipeError, ConnectionResetError: the worker is gone
             raise WorkerDied(self._died()) from None
-        kind, value = self._receive(timeout=None)
+        kind, value = self._receive(timeout=None, stop=stop)
         if kind == "error":
             raise RuntimeError(f"the generation worker failed: {value}")
+        if kind == "cancelled":
+            raise Cancelled
         return value
 
     def keep(self, bars: dict, made: Made, low: int) -> list[int]:
@@ -115,15 +131,22 @@ class ProcessRuntime:
         if kind == "error":
             raise RuntimeError(f"the generation worker could not start: {value}")
         self._ready = True
-        if value is not None:  # a step model: the context before bar 0
+        if value is not None and self._contexts is None:  # a step or infill model: the context before bar 0
             self._contexts = StepContexts(value)
 
-    def _receive(self, timeout: float | None) -> tuple[str, Any]:
-        """The worker's next reply; waits in the pipe (no interpreter lock held) and notices a dead worker."""
-        waited = 0.0
+    def _receive(self, timeout: float | None, stop: Stop | None = None) -> tuple[str, Any]:
+        """The worker's next reply; waits in the pipe (no interpreter lock held) and notices a dead worker.
+
+        stop : asked every :data:`STOP_POLL` seconds while waiting; once True, the worker is asked to abandon the
+            bar (it answers ``cancelled`` at its next pass, or the bar if it was done).
+        """
+        waited, poll, asked = 0.0, (0.25 if stop is None else STOP_POLL), False
         try:
-            while not self._conn.poll(0.25):
-                waited += 0.25
+            while not self._conn.poll(poll):
+                waited += poll
+                if stop is not None and not asked and stop():
+                    self._conn.send(("cancel",))
+                    asked = True
                 if not self._process.is_alive():
                     raise WorkerDied(self._died())
                 if timeout is not None and waited >= timeout:
@@ -153,10 +176,17 @@ def serve(spec: WorkerSpec, composing: _Composing, conn) -> None:
             return
         if request is None:
             return
-        _, index, morph, context = request
-        try:
-            made = runtime.make_after(index, morph, context) if context is not None else runtime.make(index, morph)
+        if request[0] == "cancel":  # for a bar already answered (made, or abandoned)
+            continue
+        _, index, morph, context, budget = request
+        try:  # any message waiting while a bar is made is a cancel (or stop): the daemon waits for the bar
+            if context is not None:
+                made = runtime.make_after(index, morph, context, budget, stop=conn.poll)
+            else:
+                made = runtime.make(index, morph, budget, stop=conn.poll)
             reply = ("made", made)
+        except Cancelled:
+            reply = ("cancelled", None)
         except Exception as exc:  # the daemon raises it on its clock thread, which releases the notes
             reply = ("error", f"{type(exc).__name__}: {exc}")
         try:
@@ -165,10 +195,7 @@ def serve(spec: WorkerSpec, composing: _Composing, conn) -> None:
             return
 
 
-def _build(spec: WorkerSpec, composing: _Composing):
-    from livegan.generation.guide import MoodGuide
-    from livegan.generation.latent import LatentWalk
-    from livegan.generation.runtimes import runtime_for
+def _build(spec: WorkerSpec, composing: _Composing) -> Runtime:
     from livegan.model.engine import load_model, set_iterations, set_temperature
 
     generator = load_model(spec.model, device=spec.device, threads=spec.threads)
@@ -177,6 +204,15 @@ def _build(spec: WorkerSpec, composing: _Composing):
     if spec.iterations is not None:
         set_iterations(generator, spec.iterations)
     generator.warm_up()
+    return _runtime(generator, composing)
+
+
+def _runtime(generator: Generator, composing: _Composing) -> Runtime:
+    """The runtime ``make_composer`` would build in one process, with these options."""
+    from livegan.generation.guide import MoodGuide
+    from livegan.generation.latent import LatentWalk
+    from livegan.generation.runtimes import runtime_for
+
     walk = LatentWalk(generator.latents, seed=composing.seed, step=composing.latent_step)
     guide = MoodGuide(generator.info, composing.guide, seed=composing.seed) if composing.guide > 1 else None
     return runtime_for(generator, walk=walk, guide=guide, threshold=composing.threshold, seed=composing.seed)

@@ -85,7 +85,8 @@ class LiveSession:
                                       threshold=options.threshold, guide=options.guide, lookahead=options.lookahead,
                                       morph_bars=options.morph_bars, include_current=options.switch == "beat",
                                       background=options.background, worker=worker,
-                                      priority=self._composer_priority if options.realtime and worker else None)
+                                      priority=self._composer_priority if options.realtime and worker else None,
+                                      due=self.seconds_until)
         if options.clock == "external":
             self.transport = MidiClockFollower(clock, self.info.steps_per_beat)
         elif options.clock == "link":
@@ -101,6 +102,7 @@ class LiveSession:
         self._panics = 0
         if self.player is not None:
             self.composer.idle_wait = PLAYER_POLL_SECONDS  # a chord settles and a phrase ends without a message
+            self.composer.steered_by_time = True
             self.play = PlayAlong(options.follow, self.player, self.info, lambda: self.sequencer.playhead, clock.now,
                                   options.bar_seconds, options.response_bars)
 
@@ -128,6 +130,17 @@ class LiveSession:
             return recorded.version, mood
         played, changes = self.play.steer()
         return (recorded.version, played), replace(mood, **changes)
+
+    def seconds_until(self, index: int) -> float | None:
+        """Seconds from now until bar ``index`` is wanted: its start, or, for the bar playing (``--switch beat``
+        remakes it), the next beat; None before the music starts."""
+        head = self.sequencer.playhead
+        if head is None or head.step_seconds <= 0:
+            return None
+        left = head.started + (index - head.index) * self.info.steps_per_bar * head.step_seconds - self.clock.now()
+        if left < 0:
+            left %= self.info.steps_per_beat * head.step_seconds
+        return left
 
     def muted_now(self) -> frozenset[int]:
         return self.state.snapshot().muted
