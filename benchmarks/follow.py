@@ -19,7 +19,8 @@ bar in N ms here" (full window and passes). The ``by_lead`` rows give the share 
 Part 2 (what each mode costs, real JACK, ``--bars`` of play): no follow (nothing played), ``--follow chords`` (a
 chord every two bars), ``--follow melody`` (a one-bar tune, then silence: echoed), ``--respond`` (a one-bar call,
 then silence: answered). The daemon's own exit line (event lateness = send time - deadline, every event of the run)
-and its CPU with its generation worker (``/proc`` utime + stime, % of one core, from bar 1 to the end).
+and its CPU with its generation worker (``/proc`` utime + stime, % of one core, from bar 1 to the end); the xruns
+jackd logged over the whole run, start-up included, and the clients it blamed them on (``(driver)``: its own thread).
 
 Part 3 (what each mode plays, offline through the daemon's path: ``render_piece`` as ``livegan render`` calls it):
 free; chords "C G Am F Dm G C Em" (one a bar, as ``--chords``); a 4-bar tune as the soprano (written to a MIDI file,
@@ -104,11 +105,11 @@ def live_take(model: Path, args: list[str], script: Script, bars: float, bar_s: 
             dump.stop()
             if not stderr:  # an error before the daemon was stopped: stop it, and show its log
                 sys.stderr.write(stop(proc)[1])
-        rate, xruns = jack.sample_rate, jack.xruns()
+        rate, xruns, blamed = jack.sample_rate, jack.xruns(), {k: v for k, v in jack.blamed().items() if v}
     late, make = LATENESS_LINE.search(stderr), MAKE_LINE.search(stderr)
     heard = [e for e in events if e.data[0] & 0x0F != CHANNEL and e.data[0] & 0xF0 == 0x90 and e.data[2]]
     return {"exit_code": code, "cpu_percent": sum(cpu), "daemon_cpu_percent": cpu[0], "worker_cpu_percent": cpu[1],
-            "workers": len(kids), "cpu_window_s": window, "note_ons": len(heard), "xruns": xruns,
+            "workers": len(kids), "cpu_window_s": window, "note_ons": len(heard), "xruns": xruns, "xruns_blamed": blamed,
             "make_bar_ms": float(make.group(1)) if make else None, "realtime_server": realtime,
             "daemon_lateness_ms": dict(zip(("median_ms", "p99_ms", "max_ms"), map(float, late.groups()))) if late else None,
             }, events, rate
@@ -271,11 +272,12 @@ def print_tables(r: dict[str, Any]) -> None:
           f"max {s['latency']['max_ms']:.0f} ms; chord tones while held: median {s['held_share_median'] or math.nan:.2f}, "
           f"min {s['held_share_min'] or math.nan:.2f} over {s['held_bars']} bars")
     rows = [[mode, *((m["daemon_lateness_ms"] or {}).get(k) for k in ("median_ms", "p99_ms", "max_ms")), m["cpu_percent"],
-             m["daemon_cpu_percent"], m["worker_cpu_percent"], m["note_ons"], m["xruns"], m["exit_code"]]
+             m["daemon_cpu_percent"], m["worker_cpu_percent"], m["note_ons"], m["xruns"],
+             ", ".join(f"{k} {v}" for k, v in m["xruns_blamed"].items()) or "-", m["exit_code"]]
             for mode, m in r["modes"].items()]
     print()
     print(table(f"each mode, {r['mode_bars']} bars: event lateness ms (the daemon's exit line), CPU % of one core",
-                ["mode", "median", "p99", "max", "CPU %", "daemon", "worker", "note-ons", "xruns", "exit"], rows))
+                ["mode", "median", "p99", "max", "CPU %", "daemon", "worker", "note-ons", "xruns", "blamed on", "exit"], rows))
     w = r["part_writing"]
     print()
     print(table(f"part-writing, offline ({w['free']['bars']} bars x {w['free']['seeds']} seeds, mood {w['free']['mood']})",

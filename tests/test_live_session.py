@@ -189,3 +189,24 @@ def test_the_realtime_default_says_what_it_got_and_plays_either_way(generator, m
     assert caplog.text.count("clock thread:") == 1 and expected in caplog.text
     assert (os.SCHED_FIFO in policies) == permitted
     assert len(list(session.sequencer.bar_starts)) == 2 and not note_pairs(port.sent)[1]
+
+
+def test_the_composer_is_told_how_soon_each_bar_is_wanted_and_nothing_before_the_music_starts_or_after_it_stops(generator):
+    clock = FakeClock(start=1000.0)
+    session = LiveSession(generator, MOODS, ControlMap(), MemoryOutput(clock.now), clock,
+                          SessionOptions(bpm=120.0, seed=7, background=False))
+    assert session.seconds_until(0) is None  # nothing plays yet
+    seen = []
+
+    def at_bar(started) -> None:
+        if started.number == 2:  # bar 2 (composer index 1) starts now: a bar lasts 2 s, a beat 0.5 s
+            clock.sleep_until(clock.now() + 0.3)
+            seen.append((session.seconds_until(2), session.seconds_until(3), session.seconds_until(1)))
+
+    session.sequencer.on_bar = at_bar
+    session.run(4)
+    (next_bar, after, playing), = seen
+    assert next_bar == pytest.approx(2.0 - 0.3, abs=0.02)  # bars are fetched a moment before they start
+    assert after == pytest.approx(next_bar + 2.0, abs=1e-6)
+    assert playing == pytest.approx(0.2, abs=0.02)  # the bar playing is wanted from its next beat on
+    assert session.seconds_until(5) is None  # stopped: no hurry is known

@@ -137,7 +137,10 @@ class LiveSession:
         head = self.sequencer.playhead
         if head is None or head.step_seconds <= 0:
             return None
-        left = head.started + (index - head.index) * self.info.steps_per_bar * head.step_seconds - self.clock.now()
+        bar = self.info.steps_per_bar * head.step_seconds
+        left = head.started + (index - head.index) * bar - self.clock.now()
+        if left < -bar:
+            return None  # the playhead is stale (a clock that stopped coming): no hurry is known
         if left < 0:
             left %= self.info.steps_per_beat * head.step_seconds
         return left

@@ -135,6 +135,7 @@ class Sequencer:
         try:
             while (start := self.transport.wait_for_start()) is not None:
                 outcome = self._segment(start, bars)
+                self.playhead = None  # stopped: the music is nowhere until it starts again
                 self.tracker.release_all()
                 if outcome is not Wait.STOPPED:
                     break
