@@ -218,6 +218,19 @@ def in_process(model: Path, bars: int, bpm: float, seed: int, lstm: Path | None 
     return results
 
 
+def worker_repeats(model: Path, bars: int, bpm: float, seed: int, repeats: int) -> dict[str, Any]:
+    """The worker setup, idle, ``repeats`` times: each run's spread and the median of their p99s."""
+    from livegan.generation.worker import WorkerSpec
+    from livegan.model.engine import load_model
+
+    generator = load_model(model, threads=1)
+    generator.warm_up()
+    runs = [spread_ms(daemon_lateness(generator, bars, bpm, seed, WorkerSpec(model))[0]) for _ in range(repeats)]
+    p99 = [r["p99_ms"] for r in runs]
+    return {"runs": runs, "p99_ms": p99, "p99_median_ms": float(np.median(p99)),
+            "runs_p99_at_most_0.1_ms": sum(v <= 0.1 for v in p99)}
+
+
 def jack_take(model: Path, bars: int, bpm: float, seed: int) -> dict[str, Any]:
     """One ``livegan run --api jack`` take recorded by a JACK client: onset residuals from the 16th grid."""
     from jackkit import JackServer, MidiDump
@@ -362,6 +375,9 @@ def main() -> None:
     p.add_argument("--no-jack", action="store_true", help="skip the real-JACK parts (2 and 3)")
     p.add_argument("--xrun-seconds", type=float, default=20.0, help="seconds of MIDI clock per condition in part 3 "
                    "(default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=0, help="then play the worker setup, idle, this many more times and "
+                   "give each run's p99 and their median: one run's p99 is its ~6th latest event, and on a shared VM it "
+                   "moves from run to run (default: %(default)s)")
     args = p.parse_args()
     bars, bpm = (1, 400.0) if args.quick else (args.bars, args.bpm)
     xrun_seconds = 2.0 if args.quick else args.xrun_seconds
@@ -372,6 +388,8 @@ def main() -> None:
     conditions = ("idle",) if args.quick else ("idle", "loaded")
     results: dict[str, Any] = {"model": str(model), "lstm": str(lstm) if lstm else None, "bars": bars, "bpm": bpm,
                                "guide": guide_for(load_model(model)), "in_process": in_process(model, bars, bpm, args.seed, lstm)}
+    if args.repeats:
+        results["worker_idle_repeats"] = worker_repeats(model, bars, bpm, args.seed, args.repeats)
     results["jack"] = jack_part(lambda: jack_take(model, bars, bpm, args.seed), args.no_jack, conditions)
     results["xruns"] = jack_part(lambda: xrun_take(model, xrun_seconds, 120.0, args.seed), args.no_jack, conditions)
     print_tables(results)
@@ -401,6 +419,10 @@ def print_tables(results: dict[str, Any]) -> None:
     print(table(f"event lateness, ms ({results['bars']} bars at {results['bpm']:g} BPM, {Path(results['model']).name}, "
                 f"guide {results['guide']}, real-time clock thread where permitted)",
                 ["who", "condition", "median", "p99", "max", "events", "vs mido"], rows))
+    if "worker_idle_repeats" in results:
+        r = results["worker_idle_repeats"]
+        print(f"worker, idle, {len(r['p99_ms'])} more runs: p99 {', '.join(f'{v:.3f}' for v in r['p99_ms'])} ms; "
+              f"median {r['p99_median_ms']:.3f} ms; {r['runs_p99_at_most_0.1_ms']} at most 0.1 ms")
     jack = results["jack"]
     if "skipped" in jack:
         print(f"\nJACK part skipped: {jack['skipped']}")

@@ -41,7 +41,10 @@ def assert_spread(spread: dict) -> None:
 
 def test_timing_compares_the_sequencer_with_mido_records_jack_onsets_and_counts_xruns_per_client(tiny_model, tmp_path):
     ensure_jack_tools()
-    results = run_benchmark("timing", tmp_path / "timing.json", "--model", str(tiny_model))
+    results = run_benchmark("timing", tmp_path / "timing.json", "--model", str(tiny_model), "--repeats", "2")
+    repeats = results["worker_idle_repeats"]
+    assert len(repeats["runs"]) == 2 and repeats["p99_ms"] == [r["p99_ms"] for r in repeats["runs"]]
+    assert min(repeats["p99_ms"]) <= repeats["p99_median_ms"] <= max(repeats["p99_ms"])
     for condition in ("idle", "loaded"):
         rows = results["in_process"][condition]
         assert rows["in-process"]["same_messages"] is True and rows["worker"]["same_messages"] is True

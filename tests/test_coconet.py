@@ -329,3 +329,20 @@ def test_the_worker_makes_an_infill_models_first_bar_here_and_the_rest_as_one_pr
     finally:
         runtime.close()
     assert not runtime._process.is_alive()
+
+
+def test_a_bar_remade_while_it_plays_keeps_the_steps_played_and_makes_the_rest_to_follow_them(exported):
+    runtime = _runtime(exported)
+    bars: dict = {}
+    for index in range(2):
+        runtime.keep(bars, runtime.make(index, Morph(0, BRIGHT, BRIGHT, 0, 0)), 0)
+    old = runtime.contexts.after(1)
+    remade = runtime.make(1, Morph(1, DARK, DARK, 1, 0), keep=8)  # a switch on beat 3 of bar 2
+    new = remade.contexts[1]
+    steps = exported.info.steps_per_bar
+    assert np.array_equal(new.pitch[:, -steps:][:, :8], old.pitch[:, -steps:][:, :8])
+    assert np.array_equal(new.onset[:, -steps:][:, :8], old.onset[:, -steps:][:, :8])
+    begun = lambda bar: sorted((n.start, n.pitch, n.track) for n in bar.score if n.start < 8)  # noqa: E731
+    assert begun(remade.bars[1]) == begun(bars[1]) and begun(bars[1])  # the notes begun before beat 3: as they were
+    whole = runtime.make(1, Morph(1, DARK, DARK, 1, 0))
+    assert whole.bars[1].mood == DARK and remade.bars[1].mood == DARK

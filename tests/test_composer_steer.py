@@ -26,9 +26,11 @@ class SlowRuntime:
     def __init__(self) -> None:
         self.attempts: list[tuple[int, tuple[int, ...], float | None, str]] = []
         self.started = threading.Event()
+        self.keeps: list[tuple[int, int]] = []
 
-    def make(self, index, morph, budget=None, stop=None) -> Made:
+    def make(self, index, morph, budget=None, stop=None, keep=0) -> Made:
         mood = morph.at(index)
+        self.keeps.append((index, keep))
         self.started.set()
         for _ in range(40):
             if stop is not None and stop():
@@ -118,3 +120,20 @@ def test_a_render_makes_every_bar_without_a_budget_or_a_way_to_stop_it():
     composer = Composer(runtime, mood_now=lambda: now["mood"], lookahead=1, background=False, due=lambda index: 0.0)
     assert composer.take(0) is not None
     assert runtime.attempts[0] == (0, C_MAJOR.chord, None, "made")
+
+
+def test_a_bar_remade_while_it_plays_keeps_the_steps_played_by_its_next_beat():
+    runtime, now = SlowRuntime(), {"mood": (0, C_MAJOR)}
+    composer = Composer(runtime, mood_now=lambda: now["mood"], lookahead=1, include_current=True,
+                        played=lambda index: 8, due=lambda index: 0.5)
+    composer.idle_wait = 0.01
+    composer.start()
+    try:
+        _wait(lambda: _bar(composer, 0) is not None)
+        assert composer.take(0) is not None  # bar 1 plays
+        now["mood"] = (1, F_MAJOR)  # --switch beat: the bar playing is remade from its next beat
+        composer.wake()
+        _wait(lambda: _bar(composer, 0) is not None and _bar(composer, 0).mood.chord == F_MAJOR.chord)
+    finally:
+        composer.stop()
+    assert runtime.keeps[0] == (0, 0) and (0, 8) in runtime.keeps[1:]  # made whole first, remade keeping 2 beats

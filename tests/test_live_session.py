@@ -195,13 +195,14 @@ def test_the_composer_is_told_how_soon_each_bar_is_wanted_and_nothing_before_the
     clock = FakeClock(start=1000.0)
     session = LiveSession(generator, MOODS, ControlMap(), MemoryOutput(clock.now), clock,
                           SessionOptions(bpm=120.0, seed=7, background=False))
-    assert session.seconds_until(0) is None  # nothing plays yet
-    seen = []
+    assert session.seconds_until(0) is None and session.steps_played(0) == 0  # nothing plays yet
+    seen, played = [], []
 
     def at_bar(started) -> None:
         if started.number == 2:  # bar 2 (composer index 1) starts now: a bar lasts 2 s, a beat 0.5 s
             clock.sleep_until(clock.now() + 0.3)
             seen.append((session.seconds_until(2), session.seconds_until(3), session.seconds_until(1)))
+            played.append((session.steps_played(1), session.steps_played(2)))
 
     session.sequencer.on_bar = at_bar
     session.run(4)
@@ -210,3 +211,4 @@ def test_the_composer_is_told_how_soon_each_bar_is_wanted_and_nothing_before_the
     assert after == pytest.approx(next_bar + 2.0, abs=1e-6)
     assert playing == pytest.approx(0.2, abs=0.02)  # the bar playing is wanted from its next beat on
     assert session.seconds_until(5) is None  # stopped: no hurry is known
+    assert played == [(4, 0)]  # 0.3 s into bar 2, a remake of it keeps its first beat (4 steps); bar 3 has not begun

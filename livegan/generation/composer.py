@@ -27,7 +27,7 @@ from livegan.generation.bar import Bar, Cancelled, Generator, Morph
 from livegan.generation.guide import MoodGuide
 from livegan.generation.latent import LatentWalk, Walk
 from livegan.generation.infill import VoiceContext
-from livegan.generation.runtimes import Runtime, runtime_for
+from livegan.generation.runtimes import Runtime, StopWhen, runtime_for
 from livegan.generation.worker import ProcessRuntime, WorkerSpec
 from livegan.model.engine import StepContext
 from livegan.mood.presets import Mood
@@ -40,6 +40,7 @@ HANDOVER = 0.03  # seconds from a bar made to a bar the sequencer can take (the 
 
 MoodSource = Callable[[], tuple[int, Mood]]  # () -> (version, mood) asked for now
 Due = Callable[[int], "float | None"]  # bar index -> seconds from now until it is wanted (None: not known)
+Played = Callable[[int], int]  # bar index -> its steps played by the time a remake of it can be taken
 
 
 def steer_of(mood: Mood) -> tuple:
@@ -69,11 +70,14 @@ class Composer:
         ``include_current``), None where not known (no bar playing yet, a render). A bar wanted sooner than the
         runtime makes one is made in the time left (an infill model: a shorter window, fewer passes), so a
         chord played just before a bar line is heard from that line.
+    played : steps of bar ``index`` played by its next beat; a bar remade while it plays (``include_current``)
+        keeps them, and an infill model makes the rest of the bar to follow what was played.
     """
 
     def __init__(self, runtime: Runtime, *, mood_now: MoodSource, lookahead: int = 2, background: bool = True,
                  morph_bars: int = 0, include_current: bool = False,
-                 priority: Callable[[], object] | None = None, due: Due | None = None) -> None:
+                 priority: Callable[[], object] | None = None, due: Due | None = None,
+                 played: Played | None = None) -> None:
         if lookahead < 1:
             raise ValueError(f"lookahead must be at least 1 bar, got {lookahead}")
         self.runtime = runtime
@@ -84,6 +88,7 @@ class Composer:
         self.include_current = include_current
         self.priority = priority or _normal_priority
         self.due = due
+        self.played = played
         self.cancelled = 0  # bars abandoned half-made because the player's steer changed
         self.error: BaseException | None = None
         self._bars: dict[int, Bar] = {}
@@ -294,14 +299,18 @@ class Composer:
         go on: a bar made for a chord the player no longer holds (or a phrase, or an idea) is abandoned, and the
         worker goes on with the bar the new steer needs first.
         """
-        budget, stop = None, None
+        budget, stop, keep = None, None, 0
+        if self.include_current and index == self._playhead and self.played is not None:
+            keep = self.played(index)
         if self.background:
             left = self.due(index) if self.due is not None else None
             budget = None if left is None else max(0.0, left - HANDOVER)
             steer, wakes = steer_of(morph.target), self._wakes
-            stop = lambda: self._abandon(steer, wakes)  # noqa: E731
+            # A player's chord settles with no message: asked every 20 ms then; otherwise only a message changes
+            # the steer (a new idea), and four looks a second keep the waiting thread's cost low (0.25 s).
+            stop = StopWhen(lambda: self._abandon(steer, wakes), 0.02 if self.steered_by_time else 0.25)
         try:
-            made = self.runtime.make(index, morph, budget=budget, stop=stop)
+            made = self.runtime.make(index, morph, budget=budget, stop=stop, keep=keep)
         except Cancelled:
             self.cancelled += 1
             log.debug("bar %d abandoned: the player's steer changed", index + 1)
@@ -321,7 +330,8 @@ def make_composer(generator: Generator, *, mood_now: MoodSource, seed: int | Non
                   threshold: float | None = None, guide: int = 1, lookahead: int = 2, morph_bars: int = 0,
                   include_current: bool = False, background: bool = True, walk: Walk | None = None,
                   opening: StepContext | VoiceContext | None = None, worker: WorkerSpec | None = None,
-                  priority: Callable[[], object] | None = None, due: Due | None = None) -> Composer:
+                  priority: Callable[[], object] | None = None, due: Due | None = None,
+                  played: Played | None = None) -> Composer:
     """The composer ``livegan run`` and ``livegan render`` both use, wired from their options.
 
     walk : latents per phrase (default: a :class:`~livegan.generation.latent.LatentWalk` from ``seed``).
@@ -340,7 +350,7 @@ def make_composer(generator: Generator, *, mood_now: MoodSource, seed: int | Non
         chooser = MoodGuide(generator.info, guide, seed=seed) if guide > 1 else None
         runtime = runtime_for(generator, walk=walk, guide=chooser, threshold=threshold, opening=opening, seed=seed)
     return Composer(runtime, mood_now=mood_now, lookahead=lookahead, background=background, morph_bars=morph_bars,
-                    include_current=include_current, priority=priority, due=due)
+                    include_current=include_current, priority=priority, due=due, played=played)
 
 
 def _normal_priority() -> None:

@@ -135,8 +135,10 @@ class InfillRuntime:
     def opening(self) -> VoiceContext:
         return self.contexts.opening
 
-    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None) -> Made:
-        return self.make_after(index, morph, self.contexts.before(index), budget, stop)
+    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None,
+             keep: int = 0) -> Made:
+        return self.make_after(index, morph, self.contexts.before(index), budget, stop,
+                               played_cells(self.contexts.after(index), keep, self.info.steps_per_bar))
 
     def plan(self, before: int, budget: float | None) -> tuple[int, int]:
         """(window bars, Gibbs passes) for a bar after ``before`` bars, wanted within ``budget`` seconds.
@@ -162,12 +164,14 @@ class InfillRuntime:
         return self.pass_seconds
 
     def make_after(self, index: int, morph: Morph, context: VoiceContext, budget: float | None = None,
-                   stop: Stop | None = None) -> Made:
+                   stop: Stop | None = None, played: tuple[np.ndarray, np.ndarray] | None = None) -> Made:
         """Bar ``index`` after ``context`` (pure: the same arguments make the same bar).
 
         A mood's ``given`` notes (a player's melody, a call) are known cells of their voices, in this bar
         and the bars before; in a bar the mood ``rests`` in, nothing plays and what the player played is kept as context.
         budget : seconds until the bar is wanted (:meth:`plan`); stop : asked between passes (abandons the bar).
+        played : (pitch int16, onset bool) [V, k], the bar's first ``k`` steps as they were played (a bar remade
+            while it plays): kept as they were, and the rest of the bar is made to follow them.
         """
         info, mood = self.info, morph.at(index)
         started = time.perf_counter()
@@ -179,6 +183,8 @@ class InfillRuntime:
         context = VoiceContext(np.where(past.known, past.pitch, context.pitch), np.where(past.known, past.onset, context.onset),
                                context.bars, (context.unseen | past.hidden) & ~past.known, context.idea)
         here = given_cells(mood.given, info, index * spb, spb)
+        if played is not None and played[0].shape[1]:
+            here = here.keeping(*played)
         if mood.rests_in(index):
             made = Bar(index, [], mood, morph.version, time.perf_counter() - started, ())
             return Made({index: made}, {index: context.then(here.pitch, here.onset, info.bars - 1, ~here.known)})
@@ -227,6 +233,23 @@ class Given:
     onset: np.ndarray
     known: np.ndarray
     hidden: np.ndarray
+
+    def keeping(self, pitch: np.ndarray, onset: np.ndarray) -> Given:
+        """These cells with the first ``k`` steps of every voice fixed to ``pitch``, ``onset`` [V, k] (what was played)."""
+        k = pitch.shape[1]
+        known = self.known.copy()
+        known[:, :k] = True
+        fixed_pitch, fixed_onset = self.pitch.copy(), self.onset.copy()
+        fixed_pitch[:, :k], fixed_onset[:, :k] = pitch, onset
+        return Given(fixed_pitch, fixed_onset, known, self.hidden & ~known)
+
+
+def played_cells(after: VoiceContext | None, keep: int, steps_per_bar: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The first ``keep`` steps of a bar as it was made, from the context kept after it; None: nothing to keep."""
+    if not keep or after is None or after.bars == 0:
+        return None
+    bar = slice(after.pitch.shape[1] - steps_per_bar, after.pitch.shape[1] - steps_per_bar + min(keep, steps_per_bar))
+    return after.pitch[:, bar], after.onset[:, bar]
 
 
 def given_cells(given: tuple[tuple[int, int, int, int], ...], info: ModelInfo, start: int, steps: int) -> Given:

@@ -40,6 +40,19 @@ Stop = Callable[[], bool]  # () -> True when the bar being made is no longer wan
 
 
 @dataclass(frozen=True)
+class StopWhen:
+    """A :data:`Stop` that also says how often it is worth asking (``every`` seconds) where asking means waking a
+    thread that waits on another process (:class:`~livegan.generation.worker.ProcessRuntime`); between the passes
+    of a bar made in this process it is asked at each pass."""
+
+    ask: Callable[[], bool]
+    every: float = 0.02
+
+    def __call__(self) -> bool:
+        return self.ask()
+
+
+@dataclass(frozen=True)
 class Made:
     """What one generation made: bars by index, and (step models) the context after each."""
 
@@ -54,13 +67,16 @@ class Runtime(Protocol):
     runs the same strategy in a worker process.
     """
 
-    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None) -> Made:
+    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None,
+             keep: int = 0) -> Made:
         """Generate bar ``index`` (and what comes with it) in the glide ``morph``.
 
         budget : seconds until the bar is wanted (None: no hurry); a runtime that can make a bar faster
             (fewer steps) does so when its usual way would not fit; the others ignore it.
         stop : asked between a runtime's steps; True abandons the bar (raises
             :class:`~livegan.generation.bar.Cancelled`); a runtime of one step never asks.
+        keep : steps of the bar already played (a bar remade while it plays, ``--switch beat``): a runtime
+            that can fill in around given notes keeps them as they were and makes the rest; the others remake it all.
         """
         ...
 
@@ -100,6 +116,11 @@ class StepContexts:
         with self._lock:
             return self._after.get(index - 1, self.opening)
 
+    def after(self, index: int) -> StepContext | VoiceContext | None:
+        """The context after bar ``index`` as it was kept (None if it was not)."""
+        with self._lock:
+            return self._after.get(index)
+
     def shift(self, after: int, offset: int) -> None:
         """The contexts after bar ``after`` and later belong ``offset`` bars later."""
         with self._lock:
@@ -132,7 +153,8 @@ class PhraseRuntime:
         self.guide = guide
         self.threshold = threshold
 
-    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None) -> Made:
+    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None,
+             keep: int = 0) -> Made:
         info = self.info
         phrase, first = divmod(index, info.bars)
         indices = range(index, (phrase + 1) * info.bars)
@@ -194,7 +216,8 @@ class StepRuntime:
     def opening(self) -> StepContext:
         return self.contexts.opening
 
-    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None) -> Made:
+    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None,
+             keep: int = 0) -> Made:
         return self.make_after(index, morph, self.contexts.before(index))
 
     def make_after(self, index: int, morph: Morph, context: StepContext, budget: float | None = None,

@@ -85,15 +85,21 @@ class ProcessRuntime:
         self._contexts: StepContexts | None = None
         self._ready = False
 
-    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None) -> Made:
+    def make(self, index: int, morph: Morph, budget: float | None = None, stop: Stop | None = None,
+             keep: int = 0) -> Made:
         if index == 0 and not self._ready and self._local is not None and not self._conn.poll():
             if self._contexts is None:
                 self._contexts = StepContexts(self._local.opening)
             return self._local.make_after(index, morph, self._contexts.before(index), budget, stop)
         self._wait_ready()
         context = self._contexts.before(index) if self._contexts is not None else None
+        played = None
+        if keep and self.info.runtime == "infill" and self._contexts is not None:
+            from livegan.generation.infill import played_cells
+
+            played = played_cells(self._contexts.after(index), keep, self.info.steps_per_bar)
         try:
-            self._conn.send(("make", index, morph, context, budget))
+            self._conn.send(("make", index, morph, context, budget, played))
         except OSError:  # BrokenPipeError, ConnectionResetError: the worker is gone
             raise WorkerDied(self._died()) from None
         kind, value = self._receive(timeout=None, stop=stop)
@@ -137,10 +143,11 @@ class ProcessRuntime:
     def _receive(self, timeout: float | None, stop: Stop | None = None) -> tuple[str, Any]:
         """The worker's next reply; waits in the pipe (no interpreter lock held) and notices a dead worker.
 
-        stop : asked every :data:`STOP_POLL` seconds while waiting; once True, the worker is asked to abandon the
-            bar (it answers ``cancelled`` at its next pass, or the bar if it was done).
+        stop : asked every ``stop.every`` (:class:`~livegan.generation.runtimes.StopWhen`) or :data:`STOP_POLL`
+            seconds while waiting; once True, the worker is asked to abandon the bar (it answers ``cancelled`` at
+            its next pass, or the bar if it was done).
         """
-        waited, poll, asked = 0.0, (0.25 if stop is None else STOP_POLL), False
+        waited, poll, asked = 0.0, (0.25 if stop is None else getattr(stop, "every", STOP_POLL)), False
         try:
             while not self._conn.poll(poll):
                 waited += poll
@@ -178,9 +185,11 @@ def serve(spec: WorkerSpec, composing: _Composing, conn) -> None:
             return
         if request[0] == "cancel":  # for a bar already answered (made, or abandoned)
             continue
-        _, index, morph, context, budget = request
+        _, index, morph, context, budget, played = request
         try:  # any message waiting while a bar is made is a cancel (or stop): the daemon waits for the bar
-            if context is not None:
+            if played is not None:
+                made = runtime.make_after(index, morph, context, budget, stop=conn.poll, played=played)
+            elif context is not None:
                 made = runtime.make_after(index, morph, context, budget, stop=conn.poll)
             else:
                 made = runtime.make(index, morph, budget, stop=conn.poll)

@@ -86,7 +86,7 @@ class LiveSession:
                                       morph_bars=options.morph_bars, include_current=options.switch == "beat",
                                       background=options.background, worker=worker,
                                       priority=self._composer_priority if options.realtime and worker else None,
-                                      due=self.seconds_until)
+                                      due=self.seconds_until, played=self.steps_played)
         if options.clock == "external":
             self.transport = MidiClockFollower(clock, self.info.steps_per_beat)
         elif options.clock == "link":
@@ -144,6 +144,15 @@ class LiveSession:
         if left < 0:
             left %= self.info.steps_per_beat * head.step_seconds
         return left
+
+    def steps_played(self, index: int) -> int:
+        """Steps of bar ``index`` played by its next beat (the bar playing; 0 for a bar not begun, or not known)."""
+        head = self.sequencer.playhead
+        if head is None or head.index != index or head.step_seconds <= 0:
+            return 0
+        beat = self.info.steps_per_beat
+        steps = (self.clock.now() - head.started) / head.step_seconds
+        return min(self.info.steps_per_bar, (int(steps // beat) + 1) * beat)
 
     def muted_now(self) -> frozenset[int]:
         return self.state.snapshot().muted
