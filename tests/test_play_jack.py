@@ -50,7 +50,7 @@ def test_the_daemon_follows_the_chords_a_player_holds_and_every_note_ends(jack_s
     jack_server.connect("player:keys", IN)
     daemon.wait_line("playing to", timeout=30)
     ready = bar_one(dump)
-    time.sleep(max(0.0, ready - time.perf_counter()) + 0.5 * BAR)  # changes mid-bar
+    time.sleep(max(0.0, ready - time.perf_counter()) + 0.75 * BAR)  # each change a beat (0.5 s) before a bar line
     held: tuple[int, ...] = ()
     changes = []
     for name, pitches in CHORDS:
@@ -78,7 +78,7 @@ def test_the_daemon_follows_the_chords_a_player_holds_and_every_note_ends(jack_s
     checked = 0
     for k, (at, name) in enumerate(changes):
         tones = parse_chord(name).pitch_classes
-        first = int(at // BAR) + 2  # the bar after the one the change fell in (0-based bars of the take)
+        first = int(at // BAR) + 1  # from the next bar line on (0-based bars of the take): the change counts for it
         last = int(changes[k + 1][0] // BAR) if k + 1 < len(changes) else first + 1
         for bar in range(first, last):
             notes = onsets.get(bar, [])
