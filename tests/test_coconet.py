@@ -346,3 +346,13 @@ def test_a_bar_remade_while_it_plays_keeps_the_steps_played_and_makes_the_rest_t
     assert begun(remade.bars[1]) == begun(bars[1]) and begun(bars[1])  # the notes begun before beat 3: as they were
     whole = runtime.make(1, Morph(1, DARK, DARK, 1, 0))
     assert whole.bars[1].mood == DARK and remade.bars[1].mood == DARK
+
+
+def test_an_answer_waits_for_a_bar_made_in_two_bars_of_window_not_the_models_four():
+    from livegan.generation.infill import hurried_seconds
+
+    from onnx_models import tiny_info
+
+    four, two = tiny_info(bars=4), tiny_info(bars=2)
+    assert hurried_seconds(0.8, four) == pytest.approx(0.4)  # a 2-bar window costs half a 4-bar one
+    assert hurried_seconds(0.8, two) == pytest.approx(0.8)  # the model's window is already two bars

@@ -103,7 +103,11 @@ def run(port_name: str, existing: bool, in_name: str | None, no_input: bool, api
     start_mood = _start_mood(presets, mood_name)
     follow = _play_mode(follow, respond, response_bars, play_channel, thru, no_input)
     generator = _load_model(model, device, temperature, iterations)
-    make_seconds = _check_tempo(generator, bpm, clock_source) if generator.info.runtime == "infill" else 0.5
+    make_seconds = 0.5
+    if generator.info.runtime == "infill":  # an answer's first bar, wanted soon, is made in a 2-bar window: that long
+        from livegan.generation.infill import hurried_seconds
+
+        make_seconds = hurried_seconds(_check_tempo(generator, bpm, clock_source), generator.info)
     if follow and generator.info.runtime != "infill":
         raise UserError(f"{'--respond' if follow == 'respond' else '--follow ' + follow} needs an infill model (the default); "
                         f"'{model_path(model)}' is a {generator.info.runtime} model ({generator.info.architecture})")

@@ -352,6 +352,12 @@ def sample_bar(generator: InfillGenerator, pitch: np.ndarray, onset: np.ndarray,
     return grid_pitch[:, :, known:known + spb], grid_onset[:, :, known:known + spb]
 
 
+def hurried_seconds(full: float, info: ModelInfo) -> float:
+    """Seconds a bar wanted soon takes, in :data:`HURRIED_WINDOW` bars with the model's passes (as good as a full
+    bar, ``benchmarks/hurry.py``), from ``full``, the seconds of a bar in the model's whole window."""
+    return full * min(info.bars, HURRIED_WINDOW) / info.bars
+
+
 def bar_seconds(generator: InfillGenerator, repeats: int = 3) -> float:
     """Seconds an infill model takes here to make one bar: ``iterations`` calls on the model's window (the median
     of ``repeats`` calls, times the passes; the daemon asks this at start, so it costs a few calls, not a bar)."""

@@ -48,7 +48,8 @@ class Answer:
 class PlayAlong:
     """The mood changes a player's playing asks for, in one of :data:`MODES`.
 
-    make_seconds : how long the model takes to make a bar here; an answer starts at the first bar line
+    make_seconds : how long the model takes to make a bar wanted soon here (``livegan run``: in a 2-bar window,
+        :func:`~livegan.generation.infill.hurried_seconds`); an answer starts at the first bar line
         at least this far (and a half more) ahead.
     """
 
