@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from livegan.generation.bar import Cancelled, Generator, Morph
+from livegan.generation.infill import played_cells
 from livegan.generation.runtimes import Made, Runtime, StepContexts, Stop, keep_phrase
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,7 @@ class ProcessRuntime:
         self._wait_ready()
         context = self._contexts.before(index) if self._contexts is not None else None
         played = None
-        if keep and self.info.runtime == "infill" and self._contexts is not None:
-            from livegan.generation.infill import played_cells
-
+        if keep and self._local is not None:  # an infill model: the steps played are kept, as in one process
             played = played_cells(self._contexts.after(index), keep, self.info.steps_per_bar)
         try:
             self._conn.send(("make", index, morph, context, budget, played))

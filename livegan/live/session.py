@@ -134,25 +134,23 @@ class LiveSession:
     def seconds_until(self, index: int) -> float | None:
         """Seconds from now until bar ``index`` is wanted: its start, or, for the bar playing (``--switch beat``
         remakes it), the next beat; None before the music starts."""
-        head = self.sequencer.playhead
+        head, spb = self.sequencer.playhead, self.info.steps_per_bar
         if head is None or head.step_seconds <= 0:
             return None
-        bar = self.info.steps_per_bar * head.step_seconds
-        left = head.started + (index - head.index) * bar - self.clock.now()
-        if left < -bar:
+        left = index * spb - head.position(self.clock.now(), spb)  # steps
+        if left < -spb:
             return None  # the playhead is stale (a clock that stopped coming): no hurry is known
         if left < 0:
-            left %= self.info.steps_per_beat * head.step_seconds
-        return left
+            left %= self.info.steps_per_beat
+        return left * head.step_seconds
 
     def steps_played(self, index: int) -> int:
         """Steps of bar ``index`` played by its next beat (the bar playing; 0 for a bar not begun, or not known)."""
-        head = self.sequencer.playhead
+        head, spb, beat = self.sequencer.playhead, self.info.steps_per_bar, self.info.steps_per_beat
         if head is None or head.index != index or head.step_seconds <= 0:
             return 0
-        beat = self.info.steps_per_beat
-        steps = (self.clock.now() - head.started) / head.step_seconds
-        return min(self.info.steps_per_bar, (int(steps // beat) + 1) * beat)
+        steps = head.position(self.clock.now(), spb) - index * spb
+        return min(spb, (int(steps // beat) + 1) * beat)
 
     def muted_now(self) -> frozenset[int]:
         return self.state.snapshot().muted
