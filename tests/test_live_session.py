@@ -168,6 +168,16 @@ def test_the_tracker_retriggers_a_sounding_note_and_ignores_a_stale_note_off():
     assert tracker.sounding == {}
 
 
+def test_rehearsing_a_note_sends_nothing_and_changes_nothing_that_sounds():
+    port = MemoryOutput()
+    tracker = NoteTracker(port)
+    tracker.note_on(0, 60, 90, key="a")
+    tracker.rehearse(0, 60, None)  # its note-off
+    tracker.rehearse(0, 64, 90)  # a note-on to come
+    assert [(m.type, m.note) for _, m in port.sent] == [("note_on", 60)]
+    assert tracker.sounding == {(0, 60): "a"}
+
+
 @pytest.mark.parametrize("permitted", [True, False])
 def test_the_realtime_default_says_what_it_got_and_plays_either_way(generator, monkeypatch, caplog, permitted):
     import os

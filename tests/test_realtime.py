@@ -108,34 +108,35 @@ def test_a_short_hang_timeout_is_rearmed_within_a_quarter_of_it(monkeypatch):
     assert armed == [1.5, 1.5]
 
 
-class RecordingClock:
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.time = 0.0
-        self.calls: list[tuple[str, float]] = []
-
-    def now(self) -> float:
-        return self.time
-
-    def kick(self) -> None:
-        self.calls.append(("kick", self.time))
-
-    def sleep_until(self, deadline: float) -> bool:
-        self.calls.append(("sleep", deadline))
-        self.time = max(self.time, deadline)
-        return not self.stop.is_set()
+def test_rehearsal_runs_over_and_over_through_the_spin_and_stops_just_before_the_deadline():
+    clock = MonotonicClock(spin=0.05, hold_interval=None)  # a long spin: the wake-up cannot miss it
+    calls: list[float] = []
+    rehearsed = Rehearsed(clock, lambda: calls.append(clock.now()))
+    deadline = clock.now() + 0.06
+    assert rehearsed.sleep_until(deadline)
+    assert clock.now() >= deadline
+    assert len(calls) > 10  # not once: all through the spin
+    assert max(calls) < deadline - clock_module.REHEARSAL_LEAD / 2  # the last one began before the lead (checked
+    # just before the call: the time it records is a moment later)
+    assert min(calls) > deadline - 0.05 - 0.001  # ... and the first once the spin began
 
 
-def test_rehearsal_runs_once_just_before_each_deadline_and_not_again_for_one_already_due():
-    inner, rehearsed = RecordingClock(), []
-    clock = Rehearsed(inner, lambda: rehearsed.append(inner.time), lead=0.0002)
-    assert clock.sleep_until(1.0)
-    assert inner.calls == [("sleep", 1.0 - 0.0002), ("sleep", 1.0)] and rehearsed == [1.0 - 0.0002]
-    assert clock.sleep_until(1.0)  # the next message of a chord
-    assert inner.calls[-1] == ("sleep", 1.0) and len(rehearsed) == 1
-    inner.stop.set()
-    assert not clock.sleep_until(2.0) and len(rehearsed) == 1  # stopped on the way: no rehearsal
-    assert clock.stop is inner.stop and clock.now() == inner.now()
+def test_a_deadline_already_due_is_not_rehearsed_and_a_stop_ends_the_wait():
+    clock = MonotonicClock(spin=0.05, hold_interval=None)
+    calls: list[float] = []
+    rehearsed = Rehearsed(clock, lambda: calls.append(clock.now()))
+    assert rehearsed.sleep_until(clock.now() - 0.001)  # the next message of a chord
+    assert calls == []
+    clock.stop.set()
+    assert not rehearsed.sleep_until(clock.now() + 1.0) and calls == []
+    assert rehearsed.stop is clock.stop
+
+
+def test_a_fake_clock_rehearses_once_when_it_waits():
+    clock, calls = FakeClock(), []
+    rehearsed = Rehearsed(clock, lambda: calls.append(clock.time))
+    assert rehearsed.sleep_until(1.0) and calls == [0.0] and clock.now() == 1.0
+    assert rehearsed.sleep_until(1.0) and calls == [0.0]
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +160,18 @@ def test_a_live_session_freezes_the_collector_while_it_plays_rehearses_and_sends
     assert len(rehearsals) > 0
     scratch = (0, 60, 1)  # what the rehearsal plays, on its own port
     assert not [m for _, m in port.sent if m.type == "note_on" and (m.channel, m.note, m.velocity) == scratch]
+
+
+def test_rehearsing_the_notes_that_go_next_sends_the_same_take_as_not_rehearsing(generator, monkeypatch):
+    def take() -> list[bytes]:
+        clock = FakeClock()
+        port = MemoryOutput(clock.now)
+        LiveSession(generator, [Mood("m", 0.0, 0.0)], ControlMap(), port, clock, SessionOptions(bpm=240, seed=1)).run(bars=2)
+        return [(t, m.bytes()) for t, m in port.sent]
+
+    rehearsed = take()
+    monkeypatch.setattr(LiveSession, "_rehearse", lambda self: None)
+    assert any(m[0] & 0xF0 == 0x90 for _, m in rehearsed) and take() == rehearsed
 
 
 def test_a_simulation_is_not_rehearsed_nor_frozen(generator, monkeypatch):

@@ -69,6 +69,13 @@ class NoteTracker:
         self.channels.add(channel)
         self._dirty = True
 
+    def rehearse(self, channel: int, pitch: int, velocity: int | None) -> None:
+        """Go through a note-on (``velocity``) or note-off (None) without sending it: its message, encoded, and
+        its entry in what sounds are then hot for the send. Takes no lock (it only reads)."""
+        message = _message("note_on", channel, pitch, velocity) if velocity is not None else _message("note_off", channel, pitch, 64)
+        message.bytes()
+        self.sounding.get((channel, pitch))
+
     @_locked
     def note_off(self, channel: int, pitch: int, key: object) -> None:
         if self.sounding.get((channel, pitch)) == key:

@@ -31,7 +31,7 @@ HOLD_SWITCH_INTERVAL = 0.005  # s: the interpreter's switch interval from a spin
 SPIN_SECONDS = 0.001  # s: spun before each deadline (covers a real-time thread's wake-up and the lock)
 REARM_SECONDS = 1.0  # s: the hang watchdog is re-armed at most this often (re-arming costs up to 0.6 ms)
 REARM_MARGIN = 0.002  # s: ... and only this long before the spin of a deadline starts, unless it is overdue
-REHEARSAL_LEAD = 0.0002  # s: see Rehearsed
+REHEARSAL_LEAD = 0.0001  # s: the last rehearsal starts at least this long before its deadline (see Rehearsed)
 
 
 class Clock(Protocol):
@@ -41,8 +41,12 @@ class Clock(Protocol):
 
     def now(self) -> float: ...
 
-    def sleep_until(self, deadline: float) -> bool:
-        """Wait for ``deadline`` (seconds on this clock); False if a stop was requested first."""
+    def sleep_until(self, deadline: float, meanwhile: Callable[[], object] | None = None) -> bool:
+        """Wait for ``deadline`` (seconds on this clock); False if a stop was requested first.
+
+        meanwhile : called over and over while the wait spins, until :data:`REHEARSAL_LEAD` before
+            the deadline (a clock that does not spin calls it once, when it waits at all).
+        """
         ...
 
     def kick(self) -> None:
@@ -105,7 +109,7 @@ class MonotonicClock:
         self._armed_at = -math.inf
         self._let_go()
 
-    def sleep_until(self, deadline: float) -> bool:
+    def sleep_until(self, deadline: float, meanwhile: Callable[[], object] | None = None) -> bool:
         self._rearm(deadline - time.perf_counter() - self.spin)
         while True:
             remaining = deadline - time.perf_counter()
@@ -120,6 +124,9 @@ class MonotonicClock:
                     return False
             else:
                 self._hold()
+                if meanwhile is not None:
+                    while deadline - time.perf_counter() > REHEARSAL_LEAD:
+                        meanwhile()
                 while time.perf_counter() < deadline:
                     pass
                 return not self.stop.is_set()
@@ -137,14 +144,21 @@ class MonotonicClock:
 
 
 class Rehearsed:
-    """``clock``, with ``rehearse`` called once shortly before each deadline (``lead`` seconds, inside
-    the spin), so that what runs at the deadline finds its code and data in the CPU's caches. A
-    deadline already due (the next message of a chord) is not rehearsed again."""
+    """``clock``, with ``rehearse`` called over and over through the spin before each deadline, until
+    :data:`REHEARSAL_LEAD` before it, so that what runs at the deadline finds its code and data hot. A
+    deadline already due (the next message of a chord) is not rehearsed again.
 
-    def __init__(self, clock: Clock, rehearse: Callable[[], object], lead: float = REHEARSAL_LEAD) -> None:
+    Once is not enough on a virtual machine: there, memory untouched for tens of milliseconds can
+    cost 0.1-0.5 ms at its first touch (far more than a cache miss; a C probe that touches 64 cache
+    lines after a 1 ms spin, every 62.5 ms, took p99 0.34 ms, and 0.6 us when its spin kept
+    touching them: ``benchmarks/timing.py``'s floor rows). A single rehearsal 0.2 ms before the
+    deadline paid that stall itself and made the deadline late; rehearsing all through the spin
+    pays it while there is still time. The spin burns the core anyway: this costs no CPU.
+    """
+
+    def __init__(self, clock: Clock, rehearse: Callable[[], object]) -> None:
         self.clock = clock
         self.rehearse = rehearse
-        self.lead = lead
         self.stop = clock.stop
 
     def now(self) -> float:
@@ -153,12 +167,9 @@ class Rehearsed:
     def kick(self) -> None:
         self.clock.kick()
 
-    def sleep_until(self, deadline: float) -> bool:
-        if deadline - self.clock.now() > self.lead:
-            if not self.clock.sleep_until(deadline - self.lead):
-                return False
-            self.rehearse()
-        return self.clock.sleep_until(deadline)
+    def sleep_until(self, deadline: float, meanwhile: Callable[[], object] | None = None) -> bool:
+        rehearse = self.rehearse if meanwhile is None else lambda: (self.rehearse(), meanwhile())
+        return self.clock.sleep_until(deadline, rehearse)
 
 
 class FakeClock:
@@ -179,9 +190,11 @@ class FakeClock:
     def kick(self) -> None:
         pass
 
-    def sleep_until(self, deadline: float) -> bool:
+    def sleep_until(self, deadline: float, meanwhile: Callable[[], object] | None = None) -> bool:
         if self.stop.is_set():
             return False
+        if meanwhile is not None and deadline > self.time:
+            meanwhile()
         self.time = max(self.time, deadline + self.lateness)
         return True
 

@@ -255,5 +255,14 @@ class Sequencer:
             self.tracker.note_off(e.channel, e.pitch, e.key)
         self.lateness.record(self.transport.now() - self.transport.time_of(position))
 
+    def rehearse(self, entries: int = 12) -> None:
+        """Go through the notes that go next, sending nothing (the clock thread, spinning before their deadline):
+        the first ``entries`` of the schedule, their messages and the tracker's entries for them are then hot."""
+        for _, kind, _, item in self._heap[:entries]:
+            if kind == NOTE_ON:
+                self.tracker.rehearse(item.channel, item.pitch, item.velocity)
+            elif kind == NOTE_OFF:
+                self.tracker.rehearse(item.channel, item.pitch, None)
+
     def _push(self, position: float, kind: int, item: object) -> None:
         heapq.heappush(self._heap, (position, kind, next(self._seq), item))
