@@ -18,6 +18,7 @@ import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -159,3 +160,28 @@ def proc_memory_mb(pid: int) -> dict[str, float]:
         if key in MEMORY_FIELDS:
             values[MEMORY_FIELDS[key]] = int(rest.split()[0]) / 1024
     return values
+
+
+PROBE = Path(__file__).resolve().parent / "probe" / "floor.c"
+
+
+def floor_probe(*args: str) -> subprocess.Popen | None:
+    """``probe/floor.c`` (what this machine allows a real-time thread, in C) built with the machine's C compiler
+    and started with ``args``, stdout piped; None without a compiler."""
+    build = Path(tempfile.gettempdir()) / "livegan-floor-probe"
+    if not build.exists() or build.stat().st_mtime < PROBE.stat().st_mtime:
+        try:
+            subprocess.run(["cc", "-O2", "-o", str(build), str(PROBE)], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError):
+            return None
+    return subprocess.Popen([str(build), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def floor_lateness(deadlines: Sequence[float], mode: str) -> np.ndarray | None:
+    """Lateness (s) of the C probe's "sends" at ``deadlines`` (s from its start; equal ones are a chord), its spin
+    ``mode`` "cold" or "hot" (see probe/floor.c); None without a C compiler."""
+    probe = floor_probe(mode)
+    if probe is None:
+        return None
+    out, _ = probe.communicate("\n".join(f"{d:.9f}" for d in deadlines), timeout=max(deadlines, default=0) + 60)
+    return np.array([float(v) for v in out.split()])

@@ -11,7 +11,10 @@ one run: bars made in the daemon's own process (as before the worker) and in a w
 knob sweeps valence 20 times a second (control changes arriving through the input poller). The
 default setups' messages (from a fake-clock simulation with the same seed) are written to a MIDI
 file at 960 ticks per beat and played with ``MidiFile.play(now=time.perf_counter)`` at normal
-priority; lateness = the time each message is sent - (start + its time in the file).
+priority; lateness = the time each message is sent - (start + its time in the file). Beside them, the
+floor: the same deadlines kept by a C probe (``probe/floor.c``, built with the machine's C compiler,
+skipped without one) at the clock thread's priority, sleeping and spinning as the clock does and
+touching a few cache lines per message, with its memory left cold during the spin or kept hot.
 
 Part 2 (a real JACK server, ``jackd -d dummy``): ``livegan run --api jack`` in its own
 process, recorded by a JACK client (``tests/jack_record.py``); note-on frames are fitted to a straight 16th-note
@@ -50,6 +53,7 @@ from common import (
     busy_cores,
     check_model,
     daemon_env,
+    floor_lateness,
     parser,
     spread_ms,
     table,
@@ -205,6 +209,11 @@ def in_process(model: Path, bars: int, bpm: float, seed: int, lstm: Path | None 
         with busy_cores() if condition == "loaded" else contextlib.nullcontext():
             played = mido_lateness(midi)
             rows = {"mido_play": spread_ms(played)}
+            first = sent[0][0] if sent else 0.0
+            for mode in ("cold", "hot"):  # what this machine allows: the same deadlines kept by a C probe
+                late = floor_lateness([t - first for t, _ in sent], mode)
+                if late is not None:
+                    rows[f"floor_c_{mode}"] = spread_ms(late)
             for name, which, worker, sweep in SETUPS:
                 if which not in generators:
                     continue
@@ -413,7 +422,8 @@ def print_tables(results: dict[str, Any]) -> None:
     rows = []
     for condition, r in results["in_process"].items():
         for who, s in r.items():
-            label = "mido MidiFile.play()" if who == "mido_play" else f"livegan, {who}"
+            label = {"mido_play": "mido MidiFile.play()", "floor_c_cold": "floor: C probe, memory cold",
+                     "floor_c_hot": "floor: C probe, memory kept hot"}.get(who, f"livegan, {who}")
             same = {True: "same msgs", False: "DIFFERENT"}.get(s.get("same_messages"), "")
             rows.append([label, condition, s["median_ms"], s["p99_ms"], s["max_ms"], s["n"], same])
     print(table(f"event lateness, ms ({results['bars']} bars at {results['bpm']:g} BPM, {Path(results['model']).name}, "

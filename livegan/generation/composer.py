@@ -31,6 +31,7 @@ from livegan.generation.runtimes import Runtime, StopWhen, runtime_for
 from livegan.generation.worker import ProcessRuntime, WorkerSpec
 from livegan.model.engine import StepContext
 from livegan.mood.presets import Mood
+from livegan.threads import name_os_thread
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ class Composer:
 
     # -- the worker -----------------------------------------------------------------------
     def _work(self) -> None:
+        name_os_thread()
         # Normal priority unless told otherwise: a lowered (niced) worker that is descheduled
         # while it holds the GIL would keep the clock thread waiting for it, and a real-time one
         # doing the model's work (inherited by accident) could starve a non-real-time JACK server.

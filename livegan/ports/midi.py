@@ -35,6 +35,7 @@ from functools import lru_cache
 import mido
 
 from livegan.errors import UserError
+from livegan.threads import name_os_thread
 
 APIS = {"jack": "UNIX_JACK", "alsa": "LINUX_ALSA", "coremidi": "MACOSX_CORE", "winmm": "WINDOWS_MM"}
 API_NAMES = {"jack": "JACK", "alsa": "ALSA", "coremidi": "CoreMIDI", "winmm": "WinMM"}
@@ -218,6 +219,7 @@ class PolledInput:
         self._thread.start()
 
     def _run(self) -> None:
+        name_os_thread()
         if self.priority is not None:
             self.priority()
         last_read = previous = self.clock()

@@ -24,6 +24,7 @@ from pathlib import Path
 import mido
 
 from livegan.errors import UserError
+from livegan.threads import name_os_thread
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ class LiveSynth:
         self._queue.put(msg)
 
     def _work(self) -> None:
+        name_os_thread()
         while (msg := self._queue.get()) is not None:
             try:
                 apply(self.synth, msg)

@@ -15,6 +15,7 @@ import mido
 from livegan.errors import UserError
 from livegan.model.contract import ModelInfo
 from livegan.music.smf import ONSET_TYPES, Layout, SmfBuilder, write_atomically
+from livegan.threads import name_os_thread
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class Recorder:
 
     def _work(self) -> None:
         """Flush every ``flush_seconds``; a full disk must not stop the music: say so once, retry quietly."""
+        name_os_thread()
         while not self._stop.wait(self.flush_seconds):
             try:
                 self.flush()
