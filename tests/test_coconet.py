@@ -356,3 +356,35 @@ def test_an_answer_waits_for_a_bar_made_in_two_bars_of_window_not_the_models_fou
     four, two = tiny_info(bars=4), tiny_info(bars=2)
     assert hurried_seconds(0.8, four) == pytest.approx(0.4)  # a 2-bar window costs half a 4-bar one
     assert hurried_seconds(0.8, two) == pytest.approx(0.8)  # the model's window is already two bars
+
+
+@pytest.mark.parametrize("legato", [1.0, 0.7])
+def test_a_melody_note_held_over_the_bar_line_is_harmonized_as_one_note(exported, legato):
+    from livegan.offline.render import Segment, render_piece
+
+    melody = [(0, 8, 72), (8, 20, 74), (20, 32, 76)]  # D5 from beat 3 of bar 1 to beat 2 of bar 2
+    piece = render_piece(exported, [Segment(Mood("m", 0.5, 0.0, legato=legato))], 2, seed=5, melody=melody)
+    soprano = exported.info.channels[0]
+    d5 = [(t / 0.125, m.type) for t, m in piece.messages if m.type in ("note_on", "note_off") and (m.channel, m.note) == (soprano, 74)]
+    assert d5 == [(8, "note_on"), (pytest.approx(16 + 4 * legato), "note_off")]
+    tied = [piece.bars[1].score[i] for i in piece.bars[1].tied]
+    assert (0, 0, 74) in [(n.track, n.start, n.pitch) for n in tied]  # bar 2 holds it on: a tie, not a new note
+
+
+def test_a_render_following_chords_looks_ahead_at_the_bar_it_then_plays(exported, monkeypatch):
+    from livegan.generation.composer import Composer
+    from livegan.music.chords import parse_chord
+    from livegan.offline.render import Segment, render_piece
+
+    seen = {}
+    upcoming = Composer.upcoming
+
+    def spy(self, index):
+        seen[index] = upcoming(self, index)
+        return seen[index]
+
+    monkeypatch.setattr(Composer, "upcoming", spy)
+    chords = [parse_chord(c) for c in "C G Am F".split()]
+    piece = render_piece(exported, [Segment(Mood("m", 0.5, 0.0, legato=0.7))], 5, seed=3, chords=chords)
+    assert set(seen) == {1, 2, 3, 4}  # each bar's ties are looked at before its line...
+    assert all(seen[i] is piece.bars[i] for i in seen)  # ...in the bar that plays there, made for its chord

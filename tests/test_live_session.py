@@ -168,6 +168,18 @@ def test_the_tracker_retriggers_a_sounding_note_and_ignores_a_stale_note_off():
     assert tracker.sounding == {}
 
 
+def test_a_tie_hands_a_sounding_note_to_its_continuation_whose_note_off_ends_it():
+    port = MemoryOutput(lambda: 0.0)
+    tracker = NoteTracker(port)
+    tracker.note_on(0, 60, 90, key=(1, 0))
+    assert tracker.tie(0, 60, (1, 0), (2, 0))
+    tracker.note_off(0, 60, key=(1, 0))  # bar 1's note-off at the line: stale
+    assert not tracker.tie(0, 62, (1, 0), (2, 1)) and not tracker.tie(0, 60, (1, 0), (2, 2))  # nothing / another sounds
+    tracker.note_off(0, 60, key=(2, 0))
+    assert [(m.type, m.note) for _, m in port.sent] == [("note_on", 60), ("note_off", 60)]
+    assert tracker.sounding == {}
+
+
 def test_rehearsing_a_note_sends_nothing_and_changes_nothing_that_sounds():
     port = MemoryOutput()
     tracker = NoteTracker(port)

@@ -126,6 +126,21 @@ def test_a_step_model_missing_a_contract_input_is_refused_naming_it(tmp_path):
         load_model(path)
 
 
+def test_a_note_a_step_model_holds_on_over_the_bar_line_is_a_tie_and_after_silence_nothing_is(step):
+    from livegan.generation.bar import Morph
+    from livegan.generation.runtimes import StepRuntime
+
+    heard = np.zeros((1, len(step.info.tracks), 16, step.info.n_pitches), bool)
+    heard[0, 1, :, 12] = True  # a held C in the piano track, sounding at the bar line
+    still = Mood("still", 0.0, 0.0)
+    runtime = StepRuntime(step, walk=LatentWalk(step.latents, seed=0, step=0.35), guide=None, threshold=None)
+    morph = Morph(0, still, still, 0, 0)
+    bar = runtime.make_after(0, morph, step.listen(heard, np.array([still.point], np.float32))).bars[0]
+    tied = [(n.track, n.start, n.pitch) for n in (bar.score[i] for i in bar.tied)]
+    assert (1, 0, step.info.lowest_pitch + 12) in tied and all(start == 0 for _, start, _ in tied)
+    assert not runtime.make_after(0, morph, step.start(1)).bars[0].tied
+
+
 def test_the_composer_carries_a_step_models_state_from_bar_to_bar(step):
     """Live bars equal one continuous sampling of the model: no bar starts from scratch."""
     composer = make_composer(step, mood_now=lambda: (0, BRIGHT), seed=7, lookahead=1, background=False)

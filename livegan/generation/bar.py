@@ -10,7 +10,7 @@ holds one composing strategy per runtime.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, Union
 
 import numpy as np
@@ -37,6 +37,10 @@ class Bar:
     gen_seconds : wall time spent making it (its phrase, for a phrase model).
     score : the notes the model chose, on the step grid from the bar's start (``track`` = the
         model's track), before the mood's performance moved them: what ``livegan eval`` measures.
+        ``score[i]`` is the note ``notes[i]`` plays.
+    tied : indices into ``notes`` of the notes that hold on the note the bar before ended with (same track
+        and pitch, not struck again: a tie over the bar line). The sequencer plays each as the held note's
+        continuation where that note still sounds at the bar line, and strikes it where it does not.
     """
 
     index: int
@@ -45,6 +49,13 @@ class Bar:
     version: int
     gen_seconds: float
     score: tuple[Note, ...] = ()
+    tied: frozenset[int] = frozenset()
+
+    def moved(self, index: int) -> Bar:
+        """This bar played as bar ``index`` (a freeze's repeat, the bars ahead moved by a thaw): its notes keyed
+        ``(index, i)`` as the bar made there would be, so no note-off of another bar can end one of them."""
+        return replace(self, index=index, notes=[(replace(on, key=(index, i)), replace(off, key=(index, i)))
+                                                 for i, (on, off) in enumerate(self.notes)])
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 
 from livegan.generation.bar import Bar, Cancelled, Generator, Morph
 from livegan.generation.guide import MoodGuide
@@ -144,11 +143,9 @@ class Composer:
         if index < start:
             return None
         if not self._thaw:
-            copy = loop[(index - start) % len(loop)]
-            return replace(copy, index=index, notes=[(replace(a, key=(index, i)), replace(b, key=(index, i)))
-                                                       for i, (a, b) in enumerate(copy.notes)])
+            return loop[(index - start) % len(loop)].moved(index)
         offset = index - start
-        self._bars = {i + offset: replace(b, index=i + offset) for i, b in self._bars.items() if i >= start}
+        self._bars = {i + offset: b.moved(i + offset) for i, b in self._bars.items() if i >= start}
         self._made_at = {i + offset: t for i, t in self._made_at.items() if i >= start}
         self.runtime.shift(start - 1, offset)
         self._frozen, self._thaw = None, False
@@ -185,6 +182,21 @@ class Composer:
                 self._taken_bar(bar)
             self._cond.notify_all()
         return bar
+
+    def upcoming(self, index: int) -> Bar | None:
+        """Bar ``index`` as it stands now, without taking it: the sequencer looks at the next bar's ties before the
+        line. None where it is not made yet, or comes when a freeze thaws. ``background=False``: the bars due are
+        made first, as :meth:`take` would make them, with the playhead where it is."""
+        if not self.background and self.error is None:
+            try:
+                self._fill(include_playhead=False)
+            except Exception as exc:  # raised at the next take, as the worker's errors are
+                self.error = exc
+        with self._cond:
+            if self._frozen is not None and index >= self._frozen[0]:
+                start, loop = self._frozen
+                return None if self._thaw else loop[(index - start) % len(loop)].moved(index)
+            return self._bars.get(index)
 
     def _taken_bar(self, bar: Bar) -> None:
         self._last_mood = bar.mood

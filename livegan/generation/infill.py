@@ -18,9 +18,9 @@ from livegan.generation.guide import MoodGuide
 from livegan.generation.runtimes import Made, StepContexts, Stop
 from livegan.model.contract import ModelInfo
 from livegan.mood.presets import Mood
-from livegan.music.perform import perform_notes
+from livegan.music.perform import perform_notes, tied_notes
 from livegan.music.roll import Note
-from livegan.music.voices import REST, meter_features, roll_of, to_classes, voices_to_notes
+from livegan.music.voices import REST, held_over, meter_features, roll_of, to_classes, voices_to_notes
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ class InfillRuntime:
         notes = [Note(x.start, x.end, x.pitch, x.track, STRENGTH)
                  for x in voices_to_notes(pitch[pick], onset[pick], info.lowest_pitch)]
         made = Bar(index, perform_notes(notes, info, mood, index), mood, morph.version, time.perf_counter() - started,
-                   tuple(notes))
+                   tuple(notes), tied_notes(notes, held_notes(context, pitch[pick], onset[pick], info), info))
         after = context.then(pitch[pick], onset[pick], keep=info.bars - 1)
         return Made({index: made}, {index: after})
 
@@ -242,6 +242,15 @@ class Given:
         fixed_pitch, fixed_onset = self.pitch.copy(), self.onset.copy()
         fixed_pitch[:, :k], fixed_onset[:, :k] = pitch, onset
         return Given(fixed_pitch, fixed_onset, known, self.hidden & ~known)
+
+
+def held_notes(context: VoiceContext, pitch: np.ndarray, onset: np.ndarray, info: ModelInfo) -> set[tuple[int, int]]:
+    """(voice, MIDI pitch) of the notes a bar (pitch, onset [V, steps]) holds on from the end of ``context``: a tie over
+    the bar line. A cell nobody played (hidden) holds nothing."""
+    if not context.bars:
+        return set()
+    before = np.where(context.unseen[:, -1], REST, context.pitch[:, -1])
+    return {(int(v), info.lowest_pitch + int(pitch[v, 0])) for v in np.flatnonzero(held_over(before, pitch, onset))}
 
 
 def played_cells(after: VoiceContext | None, keep: int, steps_per_bar: int) -> tuple[np.ndarray, np.ndarray] | None:

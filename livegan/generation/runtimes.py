@@ -30,7 +30,7 @@ from livegan.generation.guide import MoodGuide
 from livegan.generation.latent import Walk
 from livegan.model.contract import ModelInfo, decode_voices
 from livegan.model.engine import StepContext
-from livegan.music.perform import perform_notes, phrase_notes, split_bars, threshold_for
+from livegan.music.perform import perform_notes, phrase_notes, split_bars, threshold_for, tied_notes
 
 if TYPE_CHECKING:
     from livegan.generation.infill import VoiceContext
@@ -235,8 +235,9 @@ class StepRuntime:
         active = probs > threshold
         pick = self.guide.choose(active, *mood.point) if self.guide is not None else 0
         notes = phrase_notes(probs[pick], self._bar_info, active=active[pick])
+        held = {(int(t), self.info.lowest_pitch + int(p)) for t, p in zip(*np.nonzero(context.frame[0] > 0.5))}
         bar = Bar(index, perform_notes(notes, self.info, mood, index), mood, morph.version, time.perf_counter() - started,
-                  tuple(notes))
+                  tuple(notes), tied_notes(notes, held, self.info))  # a roll holds a note that sounds on over the bar line
         return Made({index: bar}, {index: after.row(pick)})
 
     def keep(self, bars: dict[int, Bar], made: Made, low: int) -> list[int]:

@@ -84,6 +84,14 @@ def perform_notes(notes: list[Note], info: ModelInfo, mood: Mood, bar_id: int) -
     return pairs
 
 
+def tied_notes(notes: list[Note], held: set[tuple[int, int]], info: ModelInfo) -> frozenset[int]:
+    """Indices of the bar's ``notes`` that hold on a note of the bar before: they start at the bar line, on a
+    melodic track, with the (track, MIDI pitch) in ``held`` (what the bar before was holding at its end and
+    the model holds on, rather than striking again)."""
+    return frozenset(i for i, n in enumerate(notes)
+                     if n.start == 0 and (n.track, n.pitch) in held and not info.tracks[n.track].is_drum)
+
+
 def perform_bar(notes: list[Note], info: ModelInfo, mood: Mood, bar_id: int) -> list[NoteEvent]:
     """One bar's notes -> note-on/note-off events sorted by time (releases first at equal times)."""
     return sorted(e for pair in perform_notes(notes, info, mood, bar_id) for e in pair)

@@ -71,6 +71,13 @@ def voices_to_notes(pitch: np.ndarray, onset: np.ndarray, lowest_pitch: int) -> 
     return sorted(notes)
 
 
+def held_over(before: np.ndarray, pitch: np.ndarray, onset: np.ndarray) -> np.ndarray:
+    """before int16 [V] (each voice's pitch at the last step of the bar before, or :data:`REST`), (pitch, onset)
+    [V, T] of the bar -> bool [V]: the voices whose bar starts by holding that note on (a tie over the bar line)."""
+    first = np.asarray(pitch)[:, 0]
+    return (first == np.asarray(before)) & (first != REST) & ~np.asarray(onset, dtype=bool)[:, 0]
+
+
 def well_formed(pitch: np.ndarray, onset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(pitch, onset) [..., T] -> the same music with every implied onset written out: a rest never has one, and a note
     that does not continue the step before's pitch is struck."""

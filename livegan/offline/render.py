@@ -193,6 +193,14 @@ class _Scheduled:
             self.taken.append(bar)
         return bar
 
+    def upcoming(self, index: int) -> Bar | None:
+        """Bar ``index`` as it will be taken: in the schedule's mood and chord for it (made now if they change)."""
+        self.schedule.reach(index)
+        started = time.perf_counter()
+        bar = self.composer.upcoming(index)
+        self.seconds += time.perf_counter() - started
+        return bar
+
     def relocate(self, index: int) -> None:
         self.composer.relocate(index)
 

@@ -4,7 +4,7 @@ The tracker is the only thing that sends notes. It remembers which (channel, pit
 pairs sound and which note-on each belongs to, so that:
 
 - a note-off for a note that was already retriggered is dropped (it would cut the
-  newer note short);
+  newer note short), and so is one for a note tied over into the next bar (:meth:`tie`);
 - a note-on for a pitch that still sounds sends a note-off first (no doubled voice);
 - :meth:`release_all` ends everything: explicit note-offs, sustain off (CC 64 = 0)
   and All Notes Off (CC 123) on every channel used. It is called on stop, on
@@ -81,6 +81,16 @@ class NoteTracker:
         if self.sounding.get((channel, pitch)) == key:
             self.port.send(_message("note_off", channel, pitch, 64))
             del self.sounding[(channel, pitch)]
+
+    @_locked
+    def tie(self, channel: int, pitch: int, was: object, key: object) -> bool:
+        """Let the note sounding at (channel, pitch) as note ``was`` go on as note ``key`` (a tie over a bar line):
+        ``was``'s note-off is then stale and dropped, and ``key``'s ends it. False, and nothing changes, if that
+        note no longer sounds."""
+        if self.sounding.get((channel, pitch)) != was:
+            return False
+        self.sounding[(channel, pitch)] = key
+        return True
 
     @_locked
     def release_channel(self, channel: int) -> None:

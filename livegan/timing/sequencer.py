@@ -5,7 +5,8 @@ each is sent when the transport says its position is due: at exactly
 ``t0 + position * step`` with the internal transport (so bar k starts at exactly
 ``t0 + k * bar``, however long it runs), or where the fitted MIDI clock puts it
 when following a DAW. A note held across a bar line ends on time even if the
-next bar is regenerated.
+next bar is regenerated, and one the next bar holds on (``Bar.tied``) is not struck
+again: it goes on until the next bar's note-off.
 
 Fetching the next bar (or beat, with ``switch="beat"``) from the composer is itself
 a heap entry, due a moment before that bar starts, so a mood change lands at the
@@ -40,6 +41,10 @@ FETCH_LEAD = 0.02  # steps before a bar (or beat) starts that it is taken from t
 
 class BarSource(Protocol):
     def take(self, index: int) -> Bar | None: ...
+
+    def upcoming(self, index: int) -> Bar | None:
+        """Bar ``index`` as it stands now, not taken (None if not made): a note held on into it ends at the bar line."""
+        ...
 
     def relocate(self, index: int) -> None: ...
 
@@ -199,28 +204,61 @@ class Sequencer:
             if in_bar == 0:
                 log.warning("bar %d: generation is late, the bar stays silent (try --lookahead 3 or a smaller model)", song_bar + 1)
         else:
-            self._begin(bar, song_bar, bar_start)
+            new_instrument = self._begin(bar, song_bar, bar_start)
             low, high = max(not_before, unit_start) - bar_start, in_bar + self.unit  # this unit, in bar steps
-            for on, off in bar.notes:
+            last = bars is not None and song_bar + 1 >= bars  # the piece ends at this bar's line: nothing holds on
+            held_on: set[tuple[int, int]] | None = None  # what the next bar holds on, looked at once
+            for i, (on, off) in enumerate(bar.notes):
                 if low - 1e-9 <= on.time < high - 1e-9:
-                    self._push(bar_start + on.time, NOTE_ON, on)
-                    self._push(bar_start + off.time, NOTE_OFF, off)
+                    if not (i in bar.tied and on.time == 0 and on.channel not in new_instrument and self._tie(on, index)):
+                        self._push(bar_start + on.time, NOTE_ON, on)
+                    end = off.time
+                    if end < spb and not last and i < len(bar.score) and bar.score[i].end == spb:  # up to the line
+                        held_on = self._held_on(index + 1) if held_on is None else held_on
+                        end = spb if (off.channel, off.pitch) in held_on else end
+                    self._push(bar_start + end, NOTE_OFF, off)
         next_unit = unit_start + self.unit
         self._push(next_unit - FETCH_LEAD, FETCH, (next_unit, next_unit, bars))
         if in_bar == 0 and self.on_bar is not None:
             self.on_bar(BarStarted(song_bar + 1, bar.mood if bar else self.mood, bar.gen_seconds if bar else None,
                                    self.lateness, self.transport.describe()))
 
-    def _begin(self, bar: Bar, song_bar: int, bar_start: float) -> None:
-        """Log a mood change and send the instruments it asks for, at this unit's start."""
+    def _held_on(self, index: int) -> set[tuple[int, int]]:
+        """(channel, pitch) of the notes bar ``index``, as made so far, holds on from the bar before (``Bar.tied``).
+
+        A note written up to the bar line that the next bar holds on ends at the line, whatever the mood's legato,
+        so the tie can be taken there (:meth:`_tie`); if a remake of the next bar drops the tie, it ends at the line.
+        Not where the next bar plays another instrument on the channel: the note is struck again in it.
+        """
+        upcoming = self.source.upcoming(index)
+        if upcoming is None:
+            return set()
+        new_instrument = {ch for ch, program in self._programs(upcoming.mood).items() if self.programs.get(ch) != program}
+        return {(on.channel, on.pitch) for on, _ in (upcoming.notes[j] for j in upcoming.tied)
+                if on.time == 0 and on.channel not in new_instrument}
+
+    def _tie(self, on: NoteEvent, index: int) -> bool:
+        """Hold on the note of bar ``index - 1`` that sounds at ``on``'s channel and pitch as ``on`` (a tie over the
+        bar line, taken a moment before it): no new note-on, and ``on``'s note-off ends it. False where that note
+        no longer sounds (the next bar was not ready when it ended, or the player muted it): ``on`` is then struck."""
+        was = self.tracker.sounding.get((on.channel, on.pitch))
+        return (isinstance(was, tuple) and was[0] == index - 1 and on.channel not in self._muted_channels
+                and self.tracker.tie(on.channel, on.pitch, was, on.key))
+
+    def _begin(self, bar: Bar, song_bar: int, bar_start: float) -> set[int]:
+        """Log a mood change and send the instruments it asks for, at this unit's start: the channels whose
+        instrument changes (a note tied over into them is struck again, in the new instrument)."""
+        changed: set[int] = set()
         if bar.mood == self.mood:
-            return
+            return changed
         log.info("bar %d: mood %s", song_bar + 1, bar.mood.describe())
         self.mood = bar.mood
         for channel, program in self._programs(bar.mood).items():
             if self.programs.get(channel) != program:
                 self.programs[channel] = program
                 self._push(bar_start, PROGRAM, (channel, program))
+                changed.add(channel)
+        return changed
 
     def _programs(self, mood: Mood) -> dict[int, int]:
         """GM program per melodic channel: the model's instrument unless the mood names another."""
