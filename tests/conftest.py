@@ -17,7 +17,7 @@ import pytest
 from daemonkit import Daemon
 from jackkit import JackServer, MidiDump, ensure_jack_tools
 
-REAL_TIME_MODULES = {"test_link.py"}  # real clocks and a real Link peer, like the JACK tests
+REAL_TIME_MODULES = {"test_link.py", "test_benchmarks.py"}  # real clocks: a Link peer, the benchmarks' own jackd
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -7,7 +7,9 @@ Only the structure is checked, never the speed: benchmark figures come from full
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,9 +27,16 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 def run_benchmark(name: str, out: Path, *args: str) -> dict:
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / f"{name}.py"), "--quick", "--out", str(out), *args],
-                            cwd=REPO, capture_output=True, text=True, timeout=180, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+    command = [sys.executable, str(REPO / "benchmarks" / f"{name}.py"), "--quick", "--out", str(out), *args]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its jackd and daemons are in its process group
+    try:
+        stdout, stderr = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:  # stop all it started, and say where it stood (a wedged jackd...)
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"benchmarks/{name}.py --quick still running after 180 s; it printed:\n{stdout}\n{stderr}")
+    assert proc.returncode == 0, stdout + stderr
     report = json.loads(out.read_text())
     assert report["benchmark"] == name and report["quick"] is True
     assert report["command"].startswith(f"python benchmarks/{name}.py --quick")
