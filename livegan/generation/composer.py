@@ -192,11 +192,13 @@ class Composer:
                 self._fill(include_playhead=False)
             except Exception as exc:  # raised at the next take, as the worker's errors are
                 self.error = exc
-        with self._cond:
-            if self._frozen is not None and index >= self._frozen[0]:
-                start, loop = self._frozen
-                return None if self._thaw else loop[(index - start) % len(loop)].moved(index)
-            return self._bars.get(index)
+        # No lock: the clock thread looks just after take() woke the worker thread, which may hold it; a dict lookup
+        # and the reads of one field each are atomic, and only take() (the clock thread itself) freezes or thaws.
+        frozen = self._frozen
+        if frozen is not None and index >= frozen[0]:
+            start, loop = frozen
+            return None if self._thaw else loop[(index - start) % len(loop)].moved(index)
+        return self._bars.get(index)
 
     def _taken_bar(self, bar: Bar) -> None:
         self._last_mood = bar.mood
