@@ -172,3 +172,11 @@ def test_hurry_measures_each_window_and_passes_of_a_first_bar_and_a_bar_remade_o
         assert row["seconds_per_bar"] > 0 and row["notes_per_bar"] > 0 and 0.0 <= row["stepwise_mean"] <= 1.0
         assert 0.0 <= row["any_out_of_order"] <= 1.0
     assert all(0.0 <= r["chord_tones"] <= 1.0 for r in results["remake"])
+
+
+def test_ties_counts_each_models_ties_and_how_the_take_plays_them(tmp_path):
+    results = run_benchmark("ties", tmp_path / "ties.json")  # the shipped model, 2 bars, the first preset
+    assert results["bars"] == 2 and set(results["models"]) == {"default"}
+    for row in results["models"]["default"]:
+        assert row["notes"] > 0 and 0 <= row["held_as_one"] <= row["tied"] <= row["voice_bar_lines"] == 4
+        assert row["note_ons_sent"] == row["notes"] - row["held_as_one"]  # a tie held sends no note-on
