@@ -52,8 +52,12 @@ def model(request, tmp_path) -> Path:
 @pytest.mark.slow
 def test_render_and_run_record_give_the_same_notes_with_the_default_guidance(model, tmp_path, daemon_factory):
     take, rendered = tmp_path / "take.mid", tmp_path / "render.mid"
-    same = ["--model", str(model), "--seed", "5", "--bpm", str(BPM), "--bars", str(BARS), "--mood", "bittersweet"]
-    if model == default_model_path():
+    infill = model == default_model_path()
+    # The default in restless (legato 0.7), seed 1: one of its voices holds a note over a bar line, which both must
+    # play as one note, held past the legato's end (benchmarks/ties.py counts them).
+    same = ["--model", str(model), "--seed", "1" if infill else "5", "--bpm", str(BPM), "--bars", str(BARS),
+            "--mood", "restless" if infill else "bittersweet"]
+    if infill:
         same += ["--iterations", "4"]
     daemon = daemon_factory(*same, "--no-input", "-q", "--record", str(take))
     daemon.wait_line("recorded", timeout=60)
@@ -67,3 +71,5 @@ def test_render_and_run_record_give_the_same_notes_with_the_default_guidance(mod
     assert [n[:3] for n in live] == [n[:3] for n in offline], late  # the same pitches, channels and velocities
     for a, b in zip(live, offline):
         assert abs(a[3] - b[3]) < STEP_BEATS / 2 and abs(a[4] - b[4]) < STEP_BEATS / 2, (a, b)
+    if infill:  # an infill model's bars are made one at a time: only a tie makes a note that crosses a bar line
+        assert any((start + STEP_BEATS / 2) // 4 < (end - STEP_BEATS / 2) // 4 for *_, start, end in live)
