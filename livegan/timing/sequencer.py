@@ -233,32 +233,33 @@ class Sequencer:
         upcoming = self.source.upcoming(index)
         if upcoming is None:
             return set()
-        new_instrument = {ch for ch, program in self._programs(upcoming.mood).items() if self.programs.get(ch) != program}
+        new_instrument = self._new_programs(upcoming.mood)
         return {(on.channel, on.pitch) for on, _ in (upcoming.notes[j] for j in upcoming.tied)
                 if on.time == 0 and on.channel not in new_instrument}
 
     def _tie(self, on: NoteEvent, index: int) -> bool:
         """Hold on the note of bar ``index - 1`` that sounds at ``on``'s channel and pitch as ``on`` (a tie over the
         bar line, taken a moment before it): no new note-on, and ``on``'s note-off ends it. False where that note
-        no longer sounds (the next bar was not ready when it ended, or the player muted it): ``on`` is then struck."""
+        no longer sounds (the next bar was not ready when it ended, or a mute released it): ``on`` is then struck."""
         was = self.tracker.sounding.get((on.channel, on.pitch))
-        return (isinstance(was, tuple) and was[0] == index - 1 and on.channel not in self._muted_channels
-                and self.tracker.tie(on.channel, on.pitch, was, on.key))
+        return isinstance(was, tuple) and was[0] == index - 1 and self.tracker.tie(on.channel, on.pitch, was, on.key)
 
     def _begin(self, bar: Bar, song_bar: int, bar_start: float) -> set[int]:
         """Log a mood change and send the instruments it asks for, at this unit's start: the channels whose
         instrument changes (a note tied over into them is struck again, in the new instrument)."""
-        changed: set[int] = set()
         if bar.mood == self.mood:
-            return changed
+            return set()
         log.info("bar %d: mood %s", song_bar + 1, bar.mood.describe())
         self.mood = bar.mood
-        for channel, program in self._programs(bar.mood).items():
-            if self.programs.get(channel) != program:
-                self.programs[channel] = program
-                self._push(bar_start, PROGRAM, (channel, program))
-                changed.add(channel)
-        return changed
+        changed = self._new_programs(bar.mood)
+        for channel, program in changed.items():
+            self.programs[channel] = program
+            self._push(bar_start, PROGRAM, (channel, program))
+        return set(changed)
+
+    def _new_programs(self, mood: Mood) -> dict[int, int]:
+        """The GM programs ``mood`` asks for on the channels where another instrument plays now."""
+        return {ch: program for ch, program in self._programs(mood).items() if self.programs.get(ch) != program}
 
     def _programs(self, mood: Mood) -> dict[int, int]:
         """GM program per melodic channel: the model's instrument unless the mood names another."""
